@@ -1,0 +1,241 @@
+"""Settings: one YAML file validated by pydantic, `${ENV_VAR}` for secrets, `CROSSDOCK_*` env overrides.
+
+Read once by entrypoints and handed to bootstrap; nothing reads it at import time. Errors name the key and
+the line of the file; secret values are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+ENV_PREFIX = "CROSSDOCK_"
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(Exception):
+    """The configuration is not valid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageSettings(_Strict):
+    url: SecretStr | None = Field(default=None, description="default: SQLite file crossdock.db in data_dir")
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    pool_size: int = Field(default=5, ge=1, le=100)
+
+
+class HttpSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    intake_batch_ms: float = Field(default=2.0, ge=0, le=1000, description="group-commit window at intake")
+    intake_batch_size: int = Field(default=500, ge=1)
+
+
+class WorkerSettings(_Strict):
+    shards: int = Field(default=16, ge=1, le=4096)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    lease_seconds: float = Field(default=15.0, gt=0)
+    idle_sleep_ms: float = Field(default=20.0, ge=0)
+    send_concurrency: int = Field(default=64, ge=1)
+
+
+class RetentionSettings(_Strict):
+    messages_days: float = Field(default=30, gt=0)
+    events_days: float = Field(default=90, gt=0)
+    deliveries_days: float = Field(default=30, gt=0)
+    timers_days: float = Field(default=7, gt=0)
+    every_minutes: float = Field(default=60, gt=0)
+
+
+class SourceSettings(_Strict):
+    kind: Literal["generic"] = "generic"
+    event_type: str = "crossdock.message.received.v1"
+    subject_field: str = "id"
+    partition_field: str | None = None
+    id_field: str | None = None
+
+
+class RetrySettings(_Strict):
+    base_seconds: float = Field(default=1.0, gt=0)
+    max_delay_seconds: float = Field(default=300.0, gt=0)
+    max_attempts: int = Field(default=10, ge=1)
+    max_age_hours: float = Field(default=24.0, gt=0)
+
+
+class BreakerSettings(_Strict):
+    failure_threshold: int = Field(default=5, ge=1)
+    reset_seconds: float = Field(default=30.0, gt=0)
+
+
+class RateLimitSettings(_Strict):
+    per_second: float = Field(gt=0)
+    burst: float = Field(ge=1)
+
+
+class DestinationSettings(_Strict):
+    kind: Literal["webhook", "jsonl"]
+    url: str | None = None
+    path: str | None = None
+    secret: SecretStr | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    rate_limit: RateLimitSettings | None = None
+
+    @model_validator(mode="after")
+    def _target_given(self) -> DestinationSettings:
+        if self.kind == "webhook" and not self.url:
+            raise ValueError("a webhook destination needs a url")
+        if self.kind == "jsonl" and not self.path:
+            raise ValueError("a jsonl destination needs a path")
+        return self
+
+
+class SubscriptionSettings(_Strict):
+    destination: str
+    events: list[str] = Field(min_length=1)
+
+
+class Settings(_Strict):
+    data_dir: Path = Path("./var")
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    destinations: dict[str, DestinationSettings] = Field(default_factory=dict)
+    subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _subscriptions_point_somewhere(self) -> Settings:
+        for index, subscription in enumerate(self.subscriptions):
+            if subscription.destination not in self.destinations:
+                raise ValueError(f"subscriptions[{index}] names destination {subscription.destination!r}, "
+                                 f"which is not configured (known: {sorted(self.destinations)})")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        if self.storage.url is not None:
+            return self.storage.url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'crossdock.db'}"
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None,
+         overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Read the file (if any), resolve `${VAR}`, apply CROSSDOCK_* env and explicit overrides, validate."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    lines: dict[tuple[str, ...], int] = {}
+    if path is not None:
+        raw, lines = _read_yaml(path)
+        raw = _resolve_env(raw, environ, (), lines, path)
+    for dotted, value in _env_overrides(environ).items():
+        _set(raw, dotted, value)
+    for dotted, value in (overrides or {}).items():
+        _set(raw, tuple(dotted.split(".")), value)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, lines, path)) from None
+    return settings
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} line 1: the configuration must be a mapping of keys")
+    lines: dict[tuple[str, ...], int] = {}
+    _index_lines(node, (), lines)
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, at: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
+    lines[at] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[(*at, str(key.value))] = key.start_mark.line + 1
+            _index_lines(value, (*at, str(key.value)), lines)
+            lines[(*at, str(key.value))] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*at, str(index)), lines)
+
+
+def _resolve_env(value: Any, environ: Mapping[str, str], at: tuple[str, ...],
+                 lines: dict[tuple[str, ...], int], path: Path) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve_env(v, environ, (*at, str(k)), lines, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(v, environ, (*at, str(i)), lines, path) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise ConfigError(f"{path} line {_line(lines, at)}: {'.'.join(at)} refers to ${{{name}}}, "
+                                  "which is not set in the environment")
+            return environ[name]
+        return ENV_REFERENCE.sub(substitute, value)
+    return value
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """CROSSDOCK_STORAGE__URL=... sets storage.url; double underscores separate levels."""
+    found: dict[tuple[str, ...], str] = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX):] or name == "CROSSDOCK_DATA_DIR":
+            dotted = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+            found[dotted] = value
+    return found
+
+
+def _set(raw: dict[str, Any], dotted: tuple[str, ...], value: Any) -> None:
+    target = raw
+    for part in dotted[:-1]:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            target[part] = child
+        target = child
+    target[dotted[-1]] = value
+
+
+def _line(lines: Mapping[tuple[str, ...], int], at: tuple[str, ...]) -> int:
+    for end in range(len(at), -1, -1):
+        if at[:end] in lines:
+            return lines[at[:end]]
+    return 1
+
+
+def _describe(exc: ValidationError, lines: Mapping[tuple[str, ...], int], path: Path | None) -> str:
+    problems = []
+    for error in exc.errors():
+        at = tuple(str(part) for part in error["loc"])
+        key = ".".join(at) or "(top level)"
+        where = f"{path} line {_line(lines, at)}: " if path is not None else ""
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        # Never echo the offending input: it may be a secret.
+        problems.append(f"{where}{key}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(problems)

@@ -1,0 +1,80 @@
+"""Pure mapping between generic JSON payloads and canonical envelopes. No I/O.
+
+A payload that already is a CloudEvent keeps its type, subject and id; any other JSON object is wrapped
+in an envelope of the source's configured event type, with the subject taken from a configured field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from crossdock.domain.events import Envelope, derive_id
+from crossdock.hub.errors import MappingError
+
+
+@dataclass(frozen=True)
+class GenericMapping:
+    event_type: str = "crossdock.message.received.v1"
+    subject_field: str = "id"
+    partition_field: str | None = None
+    id_field: str | None = None
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MappingError(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise MappingError(f"body must be a JSON object, got {type(payload).__name__}")
+    return payload
+
+
+def is_cloudevent(payload: Mapping[str, Any]) -> bool:
+    return "specversion" in payload and "type" in payload and "id" in payload
+
+
+def field_value(payload: Mapping[str, Any], path: str) -> str | None:
+    """A dotted path into nested objects ('order.number'); None when any step is missing."""
+    value: Any = payload
+    for step in path.split("."):
+        if not isinstance(value, Mapping) or step not in value:
+            return None
+        value = value[step]
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+def to_envelope(payload: Mapping[str, Any], mapping: GenericMapping, *, source: str, message_key: str,
+                received_at: datetime, headers: Mapping[str, str]) -> Envelope:
+    trace = {"traceparent": headers.get("traceparent"), "correlationid": headers.get("x-correlation-id")}
+    if is_cloudevent(payload):
+        fields = {k: v for k, v in payload.items() if k in Envelope.model_fields}
+        fields.setdefault("time", received_at)
+        fields.setdefault("subject", str(payload["id"]))
+        fields["id"] = derive_id("message", source, message_key, "0")
+        fields["source"] = f"crossdock/{source}"
+        fields.setdefault("causationid", str(payload["id"]))
+        for name, value in trace.items():
+            if value and not fields.get(name):
+                fields[name] = value
+        return _validated(fields)
+    subject = field_value(payload, mapping.subject_field)
+    if subject is None:
+        raise MappingError(f"field {mapping.subject_field!r} (the business key) is missing from the payload")
+    partition = field_value(payload, mapping.partition_field) if mapping.partition_field else None
+    return _validated({"id": derive_id("message", source, message_key, "0"), "source": f"crossdock/{source}",
+                       "type": mapping.event_type, "subject": subject, "time": received_at, "data": dict(payload),
+                       "partitionkey": partition, **{k: v for k, v in trace.items() if v}})
+
+
+def _validated(fields: dict[str, Any]) -> Envelope:
+    try:
+        return Envelope.model_validate(fields)
+    except ValueError as exc:
+        raise MappingError(f"not a valid canonical event: {exc}") from exc

@@ -1,0 +1,131 @@
+"""Deliver canonical events to an HTTP webhook (CloudEvents structured JSON) or to a JSON-lines file.
+
+Every request carries the delivery id as `Idempotency-Key`; the body is signed with HMAC-SHA256 when a
+secret is configured. The answer decides the outcome: 2xx delivered; 408, 425, 429 and 5xx, timeouts and
+connection errors retryable (honouring Retry-After); any other 4xx permanent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import httpx
+
+from crossdock.connectors.generic.client import HttpTransport
+from crossdock.hub.errors import PermanentDeliveryError, RetryableDeliveryError
+from crossdock.hub.ports import AttemptOutcome, Delivery, SendResult
+
+RETRYABLE_STATUS = {408, 425, 429}
+SIGNATURE_HEADER = "X-Crossdock-Signature"
+
+
+def classify(response: httpx.Response) -> None:
+    """Raise the delivery error the answer calls for; return quietly on success."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    detail = f"HTTP {status}: {response.text[:300]}"
+    if status in RETRYABLE_STATUS or status >= 500:
+        raise RetryableDeliveryError(detail, status_code=status,
+                                     retry_after=parse_retry_after(response.headers.get("retry-after")))
+    raise PermanentDeliveryError(detail, status_code=status)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP-date (RFC 9110 section 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookSender:
+    def __init__(self, url: str, *, timeout_seconds: float = 10.0, secret: str | None = None,
+                 headers: Mapping[str, str] | None = None, max_connections: int = 64,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.url = url
+        self._secret = secret
+        self._headers = dict(headers or {})
+        self._http = HttpTransport(timeout_seconds, max_connections, transport)
+
+    def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]:
+        async def send_all() -> list[SendResult]:
+            return list(await asyncio.gather(*(self._send_one(d) for d in deliveries)))
+
+        return self._http.run(send_all())
+
+    async def _send_one(self, delivery: Delivery) -> SendResult:
+        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        headers = {**self._headers, "Content-Type": "application/cloudevents+json",
+                   "Idempotency-Key": delivery.id, "X-Crossdock-Delivery": delivery.id,
+                   "X-Crossdock-Event-Type": delivery.event_type}
+        if self._secret:
+            headers[SIGNATURE_HEADER] = sign(self._secret, body)
+        started = time.perf_counter()
+        try:
+            response = await self._http.post(self.url, body, headers)
+            classify(response)
+        except RetryableDeliveryError as exc:
+            return _result(delivery, AttemptOutcome.RETRYABLE, started, exc.status_code, str(exc), exc.retry_after)
+        except PermanentDeliveryError as exc:
+            return _result(delivery, AttemptOutcome.PERMANENT, started, exc.status_code, str(exc))
+        except httpx.HTTPError as exc:
+            return _result(delivery, AttemptOutcome.RETRYABLE, started, None, f"{exc.__class__.__name__}: {exc}")
+        return _result(delivery, AttemptOutcome.DELIVERED, started, response.status_code, None)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _result(delivery: Delivery, outcome: AttemptOutcome, started: float, status: int | None, error: str | None,
+            retry_after: float | None = None) -> SendResult:
+    return SendResult(delivery.id, outcome, status, error, retry_after, (time.perf_counter() - started) * 1000)
+
+
+class JsonLinesSender:
+    """Appends one line per delivery, delivery id included so a reader can drop the rare repeat after a
+    crash. Used by the example estate as an audit trail."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]:
+        started = time.perf_counter()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lines = "".join(json.dumps({"delivery_id": d.id, "event": d.payload}, separators=(",", ":")) + "\n"
+                            for d in deliveries)
+            with self._lock, self.path.open("a", encoding="utf-8") as handle:
+                handle.write(lines)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            return [_result(d, AttemptOutcome.RETRYABLE, started, None, f"cannot write {self.path}: {exc}")
+                    for d in deliveries]
+        return [_result(d, AttemptOutcome.DELIVERED, started, None, None) for d in deliveries]
+
+    def close(self) -> None:
+        return None

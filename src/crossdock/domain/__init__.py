@@ -1,0 +1,1 @@
+"""The business language: canonical documents, events and rules. Pure Python, no I/O, no clock."""

@@ -1,0 +1,198 @@
+"""The HTTP API: intake, health, and operations over the hub (status, trace, dead letters, replay)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crossdock.bootstrap import Runtime
+from crossdock.entrypoints.api import problems
+from crossdock.entrypoints.api.intake_writer import IntakeWriter
+from crossdock.hub import operations
+from crossdock.hub.errors import UnknownSource
+from crossdock.hub.ports import (
+    DeliveryFilter,
+    DeliveryStatus,
+    IntakeResult,
+    IntakeStatus,
+    MessageStatus,
+)
+from crossdock.observability.metrics import Metrics
+from crossdock.storage.sql import migrate
+
+log = logging.getLogger(__name__)
+
+
+class ReplayRequest(BaseModel):
+    destination: str | None = None
+    event_type: str | None = None
+    error_contains: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=1000, ge=1, le=100_000)
+    dry_run: bool = False
+    note: str = ""
+
+
+class EditReplayRequest(BaseModel):
+    payload: dict[str, Any] | None = None
+    note: str = ""
+
+
+def create_app(runtime: Runtime, *, metrics: Metrics | None = None, on_intake: Any = None) -> FastAPI:
+    hub = runtime.hub
+    metrics = metrics or Metrics()
+    http = runtime.settings.http
+    state: dict[str, IntakeWriter] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        def committed(count: int) -> None:
+            metrics.intake_batch.observe(count)
+            if on_intake is not None:
+                on_intake()
+        state["writer"] = IntakeWriter(hub.accept, window_ms=http.intake_batch_ms, max_batch=http.intake_batch_size,
+                                       on_commit=committed)
+        yield
+        state["writer"].close()
+
+    app = FastAPI(title="Crossdock", version="0.1.0", lifespan=lifespan,
+                  description="Sync hub for wholesale distributors: intake, delivery and operations.")
+    app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
+    app.add_exception_handler(RequestValidationError, problems.on_validation_error)
+    app.add_exception_handler(Exception, problems.on_unexpected)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            current, head = migrate.current_revision(runtime.engine), migrate.head_revision(runtime.engine)
+        except Exception as exc:  # noqa: BLE001 - reported as not ready, with the reason
+            return problems.problem(503, "database-unreachable", "Not ready", f"database unreachable: {exc}")
+        if current != head:
+            return problems.problem(503, "migrations-pending", "Not ready",
+                                    f"database is at revision {current}, code expects {head}: run "
+                                    "`crossdock db upgrade`")
+        return JSONResponse({"status": "ready", "revision": current})
+
+    @app.post("/v1/inbound/{source}", tags=["intake"], status_code=202)
+    async def inbound(source: str, request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            message = hub.intake.prepare(source, body, dict(request.headers), hub.clock.now())
+        except UnknownSource as exc:
+            metrics.received.labels(source, "unknown-source").inc()
+            return problems.problem(404, "unknown-source", "Unknown source", str(exc))
+        result = await asyncio.wrap_future(state["writer"].submit(message))
+        metrics.received.labels(source, result.status.value).inc()
+        return _intake_response(result)
+
+    @app.get("/v1/messages/{message_id}", tags=["operations"])
+    def get_message(message_id: int) -> JSONResponse:
+        with hub.begin() as uow:
+            message = uow.inbox.get(message_id)
+            events = uow.log.for_message(message_id) if message else []
+        if message is None:
+            return problems.problem(404, "message-not-found", "No such message", f"no message {message_id}")
+        return JSONResponse(operations.message_view(message, events))
+
+    @app.post("/v1/messages/{message_id}/replay", tags=["operations"])
+    def replay_message(message_id: int) -> JSONResponse:
+        replayed = operations.replay_messages(hub, actor="api", message_ids=[message_id])
+        if not replayed:
+            return problems.problem(409, "not-replayable", "Not replayable",
+                                    f"message {message_id} does not exist or has not failed")
+        return JSONResponse({"replayed": [m.id for m in replayed]})
+
+    @app.get("/v1/deliveries", tags=["operations"])
+    def list_deliveries(status: DeliveryStatus | None = DeliveryStatus.DEAD, destination: str | None = None,
+                        event_type: str | None = None, error: str | None = None, since: datetime | None = None,
+                        until: datetime | None = None, limit: int = Query(default=100, ge=1, le=10_000)
+                        ) -> JSONResponse:
+        found = operations.dead_letters(hub, DeliveryFilter(destination, event_type, error, since, until, status,
+                                                            limit))
+        return JSONResponse({"items": [operations.delivery_view(d) for d in found]})
+
+    @app.get("/v1/deliveries/{delivery_id}", tags=["operations"])
+    def get_delivery(delivery_id: str) -> JSONResponse:
+        found = operations.delivery(hub, delivery_id)
+        if found is None:
+            return problems.problem(404, "delivery-not-found", "No such delivery", f"no delivery {delivery_id}")
+        return JSONResponse(operations.delivery_view(*found))
+
+    @app.post("/v1/deliveries/replay", tags=["operations"])
+    def replay_deliveries(request: ReplayRequest) -> JSONResponse:
+        flt = DeliveryFilter(request.destination, request.event_type, request.error_contains, request.since,
+                             request.until, DeliveryStatus.DEAD, request.limit)
+        chosen = operations.replay_dead_letters(hub, flt, actor="api", dry_run=request.dry_run, note=request.note)
+        return JSONResponse({"dry_run": request.dry_run, "count": len(chosen), "ids": [d.id for d in chosen]})
+
+    @app.post("/v1/deliveries/{delivery_id}/replay", tags=["operations"])
+    def replay_delivery(delivery_id: str, request: EditReplayRequest | None = None) -> JSONResponse:
+        revived = operations.replay_delivery(hub, delivery_id, actor="api",
+                                             payload=request.payload if request else None,
+                                             note=request.note if request else "")
+        if not revived:
+            return problems.problem(409, "not-replayable", "Not replayable",
+                                    f"delivery {delivery_id} does not exist or is not dead-lettered")
+        return JSONResponse({"replayed": [delivery_id]})
+
+    @app.get("/v1/status", tags=["operations"])
+    def get_status() -> JSONResponse:
+        s = operations.status(hub)
+        return JSONResponse({"messages": s.messages, "deliveries": s.deliveries, "log_head": s.log_head,
+                             "endpoints": [{**e, "open_until": e["open_until"].isoformat() if e["open_until"]
+                                            else None} for e in s.endpoints],
+                             "workers": s.workers, "timers_pending": s.timers_pending})
+
+    @app.get("/v1/trace/{key}", tags=["operations"])
+    def get_trace(key: str) -> JSONResponse:
+        found = operations.trace(hub, key)
+        if not found.found:
+            return problems.problem(404, "nothing-found", "Nothing found", f"no message or event matches {key!r}")
+        return JSONResponse({
+            "key": key,
+            "messages": [operations.message_view(m) for m in found.messages],
+            "events": [{"position": t.event.position, "id": t.event.envelope.id, "type": t.event.envelope.type,
+                        "subject": t.event.envelope.subject, "time": t.event.envelope.time.isoformat(),
+                        "deliveries": [operations.delivery_view(d, a) for d, a in t.deliveries]}
+                       for t in found.events]})
+
+    @app.get("/metrics", tags=["health"])
+    def get_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _intake_response(result: IntakeResult) -> JSONResponse:
+    body = {"message_id": result.message_id, "status": result.message_status.value,
+            "duplicate": result.status is IntakeStatus.DUPLICATE, "received_at": result.received_at.isoformat()}
+    if result.status is IntakeStatus.CONFLICT:
+        return problems.problem(409, "idempotency-conflict", "Idempotency key reused with a different payload",
+                                f"message {result.message_id} was received with this key and a different payload; "
+                                "use a new key for a new message", message_id=result.message_id)
+    if result.message_status is MessageStatus.FAILED and result.error and result.error.startswith("cannot identify"):
+        return problems.problem(422, "unreadable-message", "The message could not be read",
+                                f"{result.error}. It is kept as message {result.message_id} and can be replayed "
+                                "after a fix.", message_id=result.message_id,
+                                duplicate=result.status is IntakeStatus.DUPLICATE)
+    status = 200 if result.status is IntakeStatus.DUPLICATE else 202
+    return JSONResponse(body, status_code=status)

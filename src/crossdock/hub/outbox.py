@@ -1,0 +1,253 @@
+"""Durable delivery: queue a delivery per subscribed destination in the event's unit of work, then send
+what is due, honouring breaker, rate limit and per-partition order, and record every attempt.
+
+Owns: subscriptions, the delivery id rule, retry decisions, dead-lettering and replay. Must not: speak any
+wire format (Senders do) or hold a transaction open while sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from crossdock.domain.events import derive_id, type_matches
+from crossdock.hub import retry
+from crossdock.hub.ports import (
+    Attempt,
+    AttemptOutcome,
+    Delivery,
+    DeliveryFilter,
+    DeliveryStatus,
+    DeliveryUpdate,
+    NewDelivery,
+    ReplayRecord,
+    Sender,
+    SendResult,
+    StoredEvent,
+    UnitOfWork,
+)
+from crossdock.hub.router import shard_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Events whose type matches one of the patterns go to the destination."""
+
+    destination: str
+    event_types: tuple[str, ...]
+
+    def wants(self, event_type: str) -> bool:
+        return any(type_matches(pattern, event_type) for pattern in self.event_types)
+
+
+@dataclass
+class Destination:
+    name: str
+    sender: Sender
+    retry_policy: retry.RetryPolicy = field(default_factory=retry.RetryPolicy)
+    breaker_policy: retry.BreakerPolicy = field(default_factory=retry.BreakerPolicy)
+    rate_limit: retry.RateLimit | None = None
+
+
+def delivery_id(event_id: str, destination: str, generation: int = 0) -> str:
+    """Deterministic: re-processing an event after a crash queues the same id, which targets dedupe on."""
+    parts = (event_id, destination) if generation == 0 else (event_id, destination, f"resend-{generation}")
+    return derive_id("delivery", *parts)
+
+
+@dataclass
+class Outbox:
+    destinations: Mapping[str, Destination]
+    subscriptions: Sequence[Subscription]
+    shards: int
+    batch_size: int = 200
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8,
+                                                                               thread_name_prefix="send"))
+
+    # ---- queueing (inside the event's unit of work) ----------------------------------------------------
+    def enqueue(self, uow: UnitOfWork, events: Sequence[StoredEvent], now: datetime) -> None:
+        rows = [self._new_delivery(stored, sub.destination, now)
+                for stored in events for sub in self.subscriptions if sub.wants(stored.envelope.type)]
+        if rows:
+            uow.outbox.enqueue(rows)
+
+    def _new_delivery(self, stored: StoredEvent, destination: str, now: datetime,
+                      generation: int = 0) -> NewDelivery:
+        event = stored.envelope
+        return NewDelivery(
+            id=delivery_id(event.id, destination, generation), event_id=event.id, event_type=event.type,
+            subject=event.subject, destination=destination, partition_key=event.partition,
+            shard=shard_of(event.partition, self.shards),
+            payload={**event.model_dump(mode="json", exclude_none=True), "position": stored.position},
+            created_at=now, next_attempt_at=now)
+
+    # ---- sending (outside any transaction) -------------------------------------------------------------
+    def deliver_due(self, begin: Callable[[], UnitOfWork], owner: str, shards: Sequence[int],
+                    now: Callable[[], datetime], lease_ttl: float) -> int:
+        """One round: claim due deliveries, send them, record results. Returns how many were sent."""
+        plan = self._plan(begin, owner, shards, now(), lease_ttl)
+        if not plan:
+            return 0
+        results = self._send_in_waves(plan)
+        self._record(begin, plan, results, now())
+        return len(results)
+
+    def _plan(self, begin: Callable[[], UnitOfWork], owner: str, shards: Sequence[int], now: datetime,
+              lease_ttl: float) -> list[Delivery]:
+        with begin() as uow:
+            held = uow.leases.hold("outbox", owner, shards, now, lease_ttl)
+            due = uow.outbox.due(held, now, self.batch_size) if held else []
+            if not due:
+                return []
+            chosen: list[Delivery] = []
+            by_destination: dict[str, list[Delivery]] = defaultdict(list)
+            for delivery in due:
+                by_destination[delivery.destination].append(delivery)
+            for name, deliveries in by_destination.items():
+                chosen.extend(self._admit(uow, name, deliveries, now))
+            uow.commit()
+        return chosen
+
+    def _admit(self, uow: UnitOfWork, name: str, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
+        """Let through what breaker and bucket allow; postpone the rest without charging an attempt."""
+        destination = self.destinations.get(name)
+        if destination is None:
+            self._dead_letter_unroutable(uow, deliveries, now)
+            return []
+        state = uow.endpoints.load(name)
+        allowed, look_again = retry.breaker_allows(state, now)
+        if not allowed:
+            uow.outbox.postpone([d.id for d in deliveries], look_again or now + timedelta(seconds=1))
+            uow.endpoints.save(state)
+            return []
+        wanted = _heads_first(deliveries)
+        budget = retry.probe_budget(state)
+        if budget is not None:
+            wanted = wanted[:budget]
+            retry.breaker_on_probe_sent(state, now, destination.breaker_policy)
+        granted, wait = retry.take_tokens(state, destination.rate_limit, len(wanted), now)
+        admitted = wanted[:granted]
+        admitted_ids = {d.id for d in admitted}
+        held_back = [d.id for d in deliveries if d.id not in admitted_ids]
+        if held_back and budget is None:
+            uow.outbox.postpone(held_back, now + timedelta(seconds=max(wait, 0.001)))
+        elif held_back:
+            uow.outbox.postpone(held_back, state.open_until or now)
+        uow.endpoints.save(state)
+        return admitted
+
+    def _dead_letter_unroutable(self, uow: UnitOfWork, deliveries: list[Delivery], now: datetime) -> None:
+        reason = "destination is no longer configured"
+        uow.outbox.record([DeliveryUpdate(d.id, DeliveryStatus.DEAD, d.attempts, d.next_attempt_at, reason, None,
+                                          Attempt(d.id, d.attempts + 1, now, AttemptOutcome.PERMANENT, None,
+                                                  reason, 0.0)) for d in deliveries])
+
+    def _send_in_waves(self, plan: list[Delivery]) -> dict[str, SendResult]:
+        """Per destination and partition, in order: the next delivery goes only once the one before it
+        was delivered. Different partitions and destinations go concurrently."""
+        queues: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+        for delivery in plan:
+            queues[(delivery.destination, delivery.partition_key)].append(delivery)
+        results: dict[str, SendResult] = {}
+        while queues:
+            wave: dict[str, list[Delivery]] = defaultdict(list)
+            for queue in queues.values():
+                wave[queue[0].destination].append(queue[0])
+            futures = {name: self.pool.submit(self.destinations[name].sender.send, batch)
+                       for name, batch in wave.items()}
+            for name, future in futures.items():
+                for result in _safe_results(future.result, wave[name]):
+                    results[result.delivery_id] = result
+            queues = {group: queue[1:] for group, queue in queues.items()
+                      if len(queue) > 1 and results[queue[0].id].outcome is AttemptOutcome.DELIVERED}
+        return results
+
+    def _record(self, begin: Callable[[], UnitOfWork], plan: list[Delivery], results: Mapping[str, SendResult],
+                now: datetime) -> None:
+        with begin() as uow:
+            updates: list[DeliveryUpdate] = []
+            by_destination: dict[str, list[Delivery]] = defaultdict(list)
+            for delivery in plan:
+                if delivery.id in results:
+                    by_destination[delivery.destination].append(delivery)
+            for name, deliveries in by_destination.items():
+                destination = self.destinations[name]
+                state = uow.endpoints.load(name)
+                was_probe = state.breaker is retry.BreakerState.HALF_OPEN
+                for delivery in deliveries:
+                    result = results[delivery.id]
+                    updates.append(_decide(delivery, result, destination.retry_policy, now))
+                    if result.outcome is AttemptOutcome.DELIVERED:
+                        retry.breaker_on_success(state)
+                    elif result.outcome is AttemptOutcome.RETRYABLE and result.status_code != 429:
+                        retry.breaker_on_failure(state, now, destination.breaker_policy, was_probe)
+                    elif was_probe:
+                        # A 4xx or 429 answer still proves the endpoint is up.
+                        retry.breaker_on_success(state)
+                uow.endpoints.save(state)
+            uow.outbox.record(updates)
+            uow.commit()
+
+    # ---- dead letters and replay -----------------------------------------------------------------------
+    def replay(self, uow: UnitOfWork, flt: DeliveryFilter, now: datetime, actor: str,
+               dry_run: bool = False, payload: Mapping[str, Any] | None = None, note: str = "") -> list[Delivery]:
+        """Put matching dead letters back in the queue with their original delivery id (targets dedupe),
+        recording each replay. A dry run only says what would go."""
+        chosen = uow.outbox.find(replace(flt, status=DeliveryStatus.DEAD))
+        if dry_run:
+            return chosen
+        revived = [d for d in chosen if uow.outbox.revive(d.id, now, payload)]
+        for delivery in revived:
+            uow.replays.add(ReplayRecord("delivery", delivery.id, now, actor, note))
+        return revived
+
+    def resend_events(self, uow: UnitOfWork, events: Sequence[StoredEvent], destination: str, now: datetime,
+                      actor: str, generation: int) -> int:
+        """Queue already-delivered events again for one destination under new delivery ids (a resync)."""
+        rows = [self._new_delivery(stored, destination, now, generation) for stored in events]
+        count = uow.outbox.enqueue(rows)
+        uow.replays.add(ReplayRecord("resend", f"{destination}:{len(rows)} events:generation {generation}",
+                                     now, actor))
+        return count
+
+
+def _heads_first(deliveries: list[Delivery]) -> list[Delivery]:
+    """Order the batch so a rate or probe budget spends on the oldest delivery of each partition first."""
+    seen: set[str] = set()
+    heads, rest = [], []
+    for delivery in deliveries:
+        (rest if delivery.partition_key in seen else heads).append(delivery)
+        seen.add(delivery.partition_key)
+    return heads + rest
+
+
+def _safe_results(call: Callable[[], list[SendResult]], batch: list[Delivery]) -> list[SendResult]:
+    """A sender that raises instead of reporting counts as a retryable failure of its whole batch."""
+    try:
+        results = call()
+    except Exception as exc:  # noqa: BLE001 - turned into recorded attempts, never lost
+        return [SendResult(d.id, AttemptOutcome.RETRYABLE, None, f"sender failed: {exc!r}") for d in batch]
+    missing = {d.id for d in batch} - {r.delivery_id for r in results}
+    return results + [SendResult(i, AttemptOutcome.RETRYABLE, None, "sender returned no result") for i in missing]
+
+
+def _decide(delivery: Delivery, result: SendResult, policy: retry.RetryPolicy, now: datetime) -> DeliveryUpdate:
+    attempts = delivery.attempts + 1
+    attempt = Attempt(delivery.id, attempts, now, result.outcome, result.status_code, result.error,
+                      result.duration_ms)
+    if result.outcome is AttemptOutcome.DELIVERED:
+        return DeliveryUpdate(delivery.id, DeliveryStatus.DELIVERED, attempts, delivery.next_attempt_at, None,
+                              now, attempt)
+    if result.outcome is AttemptOutcome.PERMANENT or policy.exhausted(attempts, delivery.queued_at, now):
+        return DeliveryUpdate(delivery.id, DeliveryStatus.DEAD, attempts, delivery.next_attempt_at,
+                              result.error, None, attempt)
+    wait = policy.delay(attempts, result.retry_after_seconds)
+    return DeliveryUpdate(delivery.id, DeliveryStatus.PENDING, attempts, now + timedelta(seconds=wait),
+                          result.error, None, attempt)

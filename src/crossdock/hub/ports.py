@@ -1,0 +1,382 @@
+"""The ports the hub needs from the outside world, as Protocols, and the records that cross them.
+
+Owns: the shapes of stored messages, deliveries, timers and endpoint state. Must not: import storage or
+connectors; storage/ implements these, connectors/ implement Sender and InboundAdapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from crossdock.domain.events import Envelope
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class IntakeStatus(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+class AttemptOutcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """An inbound message as received, before it is stored."""
+
+    source: str
+    key: str
+    payload_hash: str
+    body: bytes
+    headers: Mapping[str, str]
+    received_at: datetime
+    partition_key: str
+    shard: int
+    status: MessageStatus = MessageStatus.PENDING
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    source: str
+    key: str
+    payload_hash: str
+    body: bytes
+    headers: Mapping[str, str]
+    received_at: datetime
+    partition_key: str
+    shard: int
+    status: MessageStatus
+    error: str | None
+    replays: int
+    processed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What intake tells the sender: the first outcome for this key, and whether this was a repeat."""
+
+    status: IntakeStatus
+    message_id: int
+    message_status: MessageStatus
+    received_at: datetime
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: int
+    envelope: Envelope
+    message_id: int | None
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    id: str
+    event_id: str
+    event_type: str
+    subject: str
+    destination: str
+    partition_key: str
+    shard: int
+    payload: Mapping[str, Any]
+    created_at: datetime
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    event_id: str
+    event_type: str
+    subject: str
+    destination: str
+    partition_key: str
+    shard: int
+    payload: Mapping[str, Any]
+    status: DeliveryStatus
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+    queued_at: datetime  # start of the current round of attempts: creation, or the last replay
+    replays: int = 0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery_id: str
+    number: int
+    at: datetime
+    outcome: AttemptOutcome
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    """The recorded result of one send, applied in the same transaction as the attempt row."""
+
+    delivery_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+    attempt: Attempt | None
+
+
+@dataclass
+class EndpointState:
+    """Circuit breaker and token bucket of one endpoint, shared by every worker through storage."""
+
+    endpoint: str
+    breaker: BreakerState = BreakerState.CLOSED
+    failures: int = 0
+    open_until: datetime | None = None
+    tokens: float = -1.0  # negative: the bucket has never been used and starts full
+    tokens_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Timer:
+    key: str
+    kind: str
+    due_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    fired_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplayRecord:
+    kind: str  # "delivery" or "message"
+    target: str
+    at: datetime
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    destination: str | None = None
+    event_type: str | None = None
+    error_contains: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    status: DeliveryStatus | None = DeliveryStatus.DEAD
+    limit: int = 100
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class InboxStore(Protocol):
+    def add(self, messages: Sequence[NewMessage]) -> list[IntakeResult]:
+        """Store each message unless its (source, key) exists; report the first outcome for repeats."""
+
+    def get(self, message_id: int) -> StoredMessage | None: ...
+
+    def pending(self, shards: Sequence[int], limit: int) -> list[StoredMessage]:
+        """Pending messages of these shards, oldest first."""
+
+    def mark(self, message_id: int, status: MessageStatus, error: str | None, at: datetime) -> None: ...
+
+    def requeue(self, message_id: int) -> bool:
+        """Put a failed message back to pending for another try; False if it was not failed."""
+
+    def find(self, *, source: str | None = None, status: MessageStatus | None = None,
+             key: str | None = None, limit: int = 100) -> list[StoredMessage]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete processed messages received before the cut-off; never pending or failed ones."""
+
+
+class EventLog(Protocol):
+    def append(self, envelopes: Sequence[Envelope], message_id: int | None) -> list[int]:
+        """Append in order; positions are global, gap-free and never reused."""
+
+    def read(self, after: int, limit: int) -> list[StoredEvent]: ...
+
+    def for_subject(self, subject: str, limit: int = 200) -> list[StoredEvent]: ...
+
+    def for_message(self, message_id: int) -> list[StoredEvent]: ...
+
+    def get(self, event_id: str) -> StoredEvent | None: ...
+
+    def head(self) -> int: ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete events older than the cut-off whose deliveries are all delivered."""
+
+
+class OutboxStore(Protocol):
+    def enqueue(self, deliveries: Sequence[NewDelivery]) -> int:
+        """Insert deliveries; an existing id is left as it is (re-processing is harmless)."""
+
+    def due(self, shards: Sequence[int], now: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries of these shards due by now, oldest first, skipping any that must wait
+        behind an earlier pending delivery of the same destination and partition."""
+
+    def postpone(self, delivery_ids: Sequence[str], until: datetime) -> None:
+        """Move due time without charging an attempt (open breaker, empty bucket)."""
+
+    def record(self, updates: Sequence[DeliveryUpdate]) -> None: ...
+
+    def get(self, delivery_id: str) -> Delivery | None: ...
+
+    def attempts(self, delivery_id: str) -> list[Attempt]: ...
+
+    def find(self, flt: DeliveryFilter) -> list[Delivery]: ...
+
+    def for_event(self, event_id: str) -> list[Delivery]: ...
+
+    def revive(self, delivery_id: str, now: datetime, payload: Mapping[str, Any] | None) -> bool:
+        """Dead -> pending (optionally with an edited payload); False if it was not dead."""
+
+    def counts(self) -> dict[str, int]: ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete delivered rows (and their attempts) delivered before the cut-off."""
+
+
+class EndpointStore(Protocol):
+    def load(self, endpoint: str) -> EndpointState:
+        """The state, locked for this unit of work where the backend can lock rows."""
+
+    def save(self, state: EndpointState) -> None: ...
+
+    def all(self) -> list[EndpointState]: ...
+
+
+class LeaseStore(Protocol):
+    """Shard leases per pool ('inbox', 'outbox'): one owner per shard at a time, with an expiry."""
+
+    def rebalance(self, pool: str, owner: str, shards: int, now: datetime, ttl_seconds: float) -> list[int]:
+        """Renew this owner's leases, take or give up shards toward a fair share; returns owned shards."""
+
+    def hold(self, pool: str, owner: str, shards: Sequence[int], now: datetime, ttl_seconds: float) -> list[int]:
+        """Fence: renew and lock the leases still held by this owner for this unit of work."""
+
+    def release(self, pool: str, owner: str) -> None: ...
+
+    def owners(self, now: datetime) -> dict[str, dict[str, int]]:
+        """Live owners per pool with how many shards each holds."""
+
+
+class TimerStore(Protocol):
+    def schedule(self, timer: Timer) -> bool:
+        """Add a timer unless its key exists; True if added."""
+
+    def due(self, now: datetime, limit: int) -> list[Timer]:
+        """Unfired timers due by now, claimed for this unit of work."""
+
+    def fire(self, key: str, at: datetime) -> None: ...
+
+    def delay(self, key: str, until: datetime, error: str) -> None:
+        """A timer whose job failed waits and tries again; the error is kept on it."""
+
+    def cancel(self, key: str) -> bool: ...
+
+    def pending(self, limit: int = 100) -> list[Timer]: ...
+
+    def prune(self, before: datetime) -> int: ...
+
+
+class ReplayLog(Protocol):
+    def add(self, record: ReplayRecord) -> None: ...
+
+    def recent(self, limit: int = 100) -> list[ReplayRecord]: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. Leaving the block without commit() rolls everything back."""
+
+    inbox: InboxStore
+    log: EventLog
+    outbox: OutboxStore
+    endpoints: EndpointStore
+    leases: LeaseStore
+    timers: TimerStore
+    replays: ReplayLog
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested scope: an exception inside undoes only the work done inside."""
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How an inbound message is known before it is mapped: its dedupe key and its partition."""
+
+    key: str | None
+    business_key: str | None = None
+    partition_key: str | None = None
+
+
+class InboundAdapter(Protocol):
+    """A connector's inbound side for one source: identify cheaply at intake, map fully in a worker."""
+
+    def identify(self, body: bytes, headers: Mapping[str, str]) -> Identity: ...
+
+    def to_events(self, message: StoredMessage) -> list[Envelope]: ...
+
+
+@dataclass(frozen=True)
+class SendResult:
+    delivery_id: str
+    outcome: AttemptOutcome
+    status_code: int | None = None
+    error: str | None = None
+    retry_after_seconds: float | None = None
+    duration_ms: float = 0.0
+
+
+class Sender(Protocol):
+    """A connector's outbound side for one destination; sends many at once, never raises per item."""
+
+    def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]: ...
+
+    def close(self) -> None: ...
+

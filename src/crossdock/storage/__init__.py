@@ -1,0 +1,1 @@
+"""Implementations of the hub's ports: in-memory twins for tests, SQL (SQLite, PostgreSQL) for real use."""
