@@ -46,31 +46,54 @@ class Runtime:
         self.engine.dispose()
 
 
-def build(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
-          senders: dict[str, Sender] | None = None, router: Router | None = None) -> Runtime:
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    senders: dict[str, Sender] | None = None,
+    router: Router | None = None,
+) -> Runtime:
     clock = clock or SystemClock()
-    engine = engine or make_engine(settings.database_url, sqlite_synchronous=settings.storage.sqlite_synchronous,
-                                   pool_size=settings.storage.pool_size)
+    engine = engine or make_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.storage.sqlite_synchronous,
+        pool_size=settings.storage.pool_size,
+    )
     shards = settings.worker.shards
-    adapters: dict[str, InboundAdapter] = {name: _inbound(name, source.model_dump())
-                                           for name, source in settings.sources.items()}
-    destinations = {name: _destination(name, dest, settings, (senders or {}).get(name))
-                    for name, dest in settings.destinations.items()}
-    outbox = Outbox(destinations=destinations,
-                    subscriptions=[Subscription(s.destination, tuple(s.events)) for s in settings.subscriptions],
-                    shards=shards, batch_size=settings.worker.batch_size)
+    adapters: dict[str, InboundAdapter] = {
+        name: _inbound(name, source.model_dump()) for name, source in settings.sources.items()
+    }
+    destinations = {
+        name: _destination(name, dest, settings, (senders or {}).get(name))
+        for name, dest in settings.destinations.items()
+    }
+    outbox = Outbox(
+        destinations=destinations,
+        subscriptions=[Subscription(s.destination, tuple(s.events)) for s in settings.subscriptions],
+        shards=shards,
+        batch_size=settings.worker.batch_size,
+    )
     router = router or Router()
     processor = inbox.Processor(adapters=adapters, router=router, enqueue_deliveries=outbox.enqueue)
     r = settings.retention
     hub = Hub(
-        begin=SqlUnitOfWorkFactory(engine, clock.now), clock=clock,
-        intake=inbox.Intake(adapters=adapters, shards=shards), processor=processor, outbox=outbox,
+        begin=SqlUnitOfWorkFactory(engine, clock.now),
+        clock=clock,
+        intake=inbox.Intake(adapters=adapters, shards=shards),
+        processor=processor,
+        outbox=outbox,
         timers=Timers(),
-        worker=WorkerSettings(shards=shards, batch_size=settings.worker.batch_size,
-                              lease_seconds=settings.worker.lease_seconds),
-        retention=Retention(messages=timedelta(days=r.messages_days), events=timedelta(days=r.events_days),
-                            deliveries=timedelta(days=r.deliveries_days), timers=timedelta(days=r.timers_days),
-                            every=timedelta(minutes=r.every_minutes)),
+        worker=WorkerSettings(
+            shards=shards, batch_size=settings.worker.batch_size, lease_seconds=settings.worker.lease_seconds
+        ),
+        retention=Retention(
+            messages=timedelta(days=r.messages_days),
+            events=timedelta(days=r.events_days),
+            deliveries=timedelta(days=r.deliveries_days),
+            timers=timedelta(days=r.timers_days),
+            every=timedelta(minutes=r.every_minutes),
+        ),
     )
     return Runtime(hub=hub, settings=settings, engine=engine)
 
@@ -83,10 +106,15 @@ def _inbound(name: str, source: dict[str, Any]) -> InboundAdapter:
 def _destination(name: str, dest: DestinationSettings, settings: Settings, sender: Sender | None) -> Destination:
     if sender is None:
         sender = _sender(dest, settings)
-    policy = retry.RetryPolicy(base_seconds=dest.retry.base_seconds, max_delay_seconds=dest.retry.max_delay_seconds,
-                               max_attempts=dest.retry.max_attempts, max_age_seconds=dest.retry.max_age_hours * 3600)
-    breaker = retry.BreakerPolicy(failure_threshold=dest.breaker.failure_threshold,
-                                  reset_seconds=dest.breaker.reset_seconds)
+    policy = retry.RetryPolicy(
+        base_seconds=dest.retry.base_seconds,
+        max_delay_seconds=dest.retry.max_delay_seconds,
+        max_attempts=dest.retry.max_attempts,
+        max_age_seconds=dest.retry.max_age_hours * 3600,
+    )
+    breaker = retry.BreakerPolicy(
+        failure_threshold=dest.breaker.failure_threshold, reset_seconds=dest.breaker.reset_seconds
+    )
     rate = retry.RateLimit(dest.rate_limit.per_second, dest.rate_limit.burst) if dest.rate_limit else None
     return Destination(name=name, sender=sender, retry_policy=policy, breaker_policy=breaker, rate_limit=rate)
 
@@ -94,9 +122,13 @@ def _destination(name: str, dest: DestinationSettings, settings: Settings, sende
 def _sender(dest: DestinationSettings, settings: Settings) -> Sender:
     if dest.kind == "webhook":
         assert dest.url is not None  # checked by the settings model
-        return WebhookSender(dest.url, timeout_seconds=dest.timeout_seconds,
-                             secret=dest.secret.get_secret_value() if dest.secret else None,
-                             headers=dest.headers, max_connections=settings.worker.send_concurrency)
+        return WebhookSender(
+            dest.url,
+            timeout_seconds=dest.timeout_seconds,
+            secret=dest.secret.get_secret_value() if dest.secret else None,
+            headers=dest.headers,
+            max_connections=settings.worker.send_concurrency,
+        )
     assert dest.path is not None
     path = Path(dest.path)
     return JsonLinesSender(path if path.is_absolute() else settings.data_dir / path)

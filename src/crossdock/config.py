@@ -120,8 +120,10 @@ class Settings(_Strict):
     def _subscriptions_point_somewhere(self) -> Settings:
         for index, subscription in enumerate(self.subscriptions):
             if subscription.destination not in self.destinations:
-                raise ValueError(f"subscriptions[{index}] names destination {subscription.destination!r}, "
-                                 f"which is not configured (known: {sorted(self.destinations)})")
+                raise ValueError(
+                    f"subscriptions[{index}] names destination {subscription.destination!r}, "
+                    f"which is not configured (known: {sorted(self.destinations)})"
+                )
         return self
 
     @property
@@ -131,8 +133,9 @@ class Settings(_Strict):
         return f"sqlite:///{self.data_dir / 'crossdock.db'}"
 
 
-def load(path: Path | None = None, environ: Mapping[str, str] | None = None,
-         overrides: Mapping[str, Any] | None = None) -> Settings:
+def load(
+    path: Path | None = None, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
     """Read the file (if any), resolve `${VAR}`, apply CROSSDOCK_* env and explicit overrides, validate."""
     environ = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
@@ -142,8 +145,8 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None,
         raw = _resolve_env(raw, environ, (), lines, path)
     for dotted, value in _env_overrides(environ).items():
         _set(raw, dotted, value)
-    for dotted, value in (overrides or {}).items():
-        _set(raw, tuple(dotted.split(".")), value)
+    for name, value in (overrides or {}).items():
+        _set(raw, tuple(name.split(".")), value)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
@@ -166,7 +169,8 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path} line 1: the configuration must be a mapping of keys")
     lines: dict[tuple[str, ...], int] = {}
-    _index_lines(node, (), lines)
+    if node is not None:
+        _index_lines(node, (), lines)
     return data, lines
 
 
@@ -182,19 +186,24 @@ def _index_lines(node: yaml.Node, at: tuple[str, ...], lines: dict[tuple[str, ..
             _index_lines(item, (*at, str(index)), lines)
 
 
-def _resolve_env(value: Any, environ: Mapping[str, str], at: tuple[str, ...],
-                 lines: dict[tuple[str, ...], int], path: Path) -> Any:
+def _resolve_env(
+    value: Any, environ: Mapping[str, str], at: tuple[str, ...], lines: dict[tuple[str, ...], int], path: Path
+) -> Any:
     if isinstance(value, dict):
         return {k: _resolve_env(v, environ, (*at, str(k)), lines, path) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve_env(v, environ, (*at, str(i)), lines, path) for i, v in enumerate(value)]
     if isinstance(value, str):
+
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in environ:
-                raise ConfigError(f"{path} line {_line(lines, at)}: {'.'.join(at)} refers to ${{{name}}}, "
-                                  "which is not set in the environment")
+                raise ConfigError(
+                    f"{path} line {_line(lines, at)}: {'.'.join(at)} refers to ${{{name}}}, "
+                    "which is not set in the environment"
+                )
             return environ[name]
+
         return ENV_REFERENCE.sub(substitute, value)
     return value
 
@@ -203,8 +212,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
     """CROSSDOCK_STORAGE__URL=... sets storage.url; double underscores separate levels."""
     found: dict[tuple[str, ...], str] = {}
     for name, value in environ.items():
-        if name.startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX):] or name == "CROSSDOCK_DATA_DIR":
-            dotted = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+        if (name.startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX) :]) or name == "CROSSDOCK_DATA_DIR":
+            dotted = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
             found[dotted] = value
     return found
 

@@ -61,8 +61,9 @@ class Sink:
                 break
         path = scope["path"]
         if path == "/_sink/received":
-            await _reply(send, 200, {"count": len(self.state.items), "unique": len(self.state.seen),
-                                     "items": self.state.items})
+            await _reply(
+                send, 200, {"count": len(self.state.items), "unique": len(self.state.seen), "items": self.state.items}
+            )
         elif path == "/_sink/program":
             program = json.loads(body or b"{}")
             self.state.fail_next.extend(program.get("fail_next", []))
@@ -82,16 +83,27 @@ class Sink:
             await asyncio.sleep(self.state.delay_ms / 1000)
         failure = self.state.fail_next.pop(0) if self.state.fail_next else self.state.always
         key = headers.get("idempotency-key", "")
-        record: dict[str, Any] = {"delivery_id": key, "t": time.time(), "path": scope["path"],
-                                  "status": failure["status"] if failure else 200}
+        record: dict[str, Any] = {
+            "delivery_id": key,
+            "t": time.time(),
+            "path": scope["path"],
+            "status": failure["status"] if failure else 200,
+        }
         if self.state.keep_bodies:
             try:
                 event = json.loads(body)
             except ValueError:
                 event = {}
-            record.update({"event_id": event.get("id"), "type": event.get("type"), "subject": event.get("subject"),
-                           "partitionkey": event.get("partitionkey"), "position": event.get("position"),
-                           "data": event.get("data")})
+            record.update(
+                {
+                    "event_id": event.get("id"),
+                    "type": event.get("type"),
+                    "subject": event.get("subject"),
+                    "partitionkey": event.get("partitionkey"),
+                    "position": event.get("position"),
+                    "data": event.get("data"),
+                }
+            )
         self.state.items.append(record)
         if failure:
             extra = [(b"retry-after", str(failure["retry_after"]).encode())] if failure.get("retry_after") else []
@@ -104,9 +116,17 @@ class Sink:
 
 async def _reply(send: Send, status: int, payload: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps(payload).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *(extra or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(extra or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -118,8 +138,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--no-bodies", action="store_true", help="Record ids and times only (benchmarks).")
     args = parser.parse_args()
-    uvicorn.run(Sink(keep_bodies=not args.no_bodies), host=args.host, port=args.port, log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        Sink(keep_bodies=not args.no_bodies), host=args.host, port=args.port, log_level="warning", access_log=False
+    )
 
 
 if __name__ == "__main__":

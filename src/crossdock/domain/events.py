@@ -66,8 +66,16 @@ def derive_id(*parts: str) -> str:
     return str(uuid.uuid5(CROSSDOCK_NAMESPACE, "\x1f".join(parts)))
 
 
-def follow_up(cause: Envelope, *, type: str, subject: str, data: dict[str, Any], time: datetime,
-              partitionkey: str | None = None, index: int = 0) -> Envelope:
+def follow_up(
+    cause: Envelope,
+    *,
+    type: str,
+    subject: str,
+    data: dict[str, Any],
+    time: datetime,
+    partitionkey: str | None = None,
+    index: int = 0,
+) -> Envelope:
     """An event caused by another one: same correlation and trace, causation pointing back, stable id."""
     return Envelope(
         id=derive_id(cause.id, type, subject, str(index)),

@@ -24,13 +24,15 @@ from crossdock.hub import operations
 from crossdock.hub.ports import DeliveryFilter, DeliveryStatus
 from crossdock.storage.sql import migrate
 
-app = typer.Typer(help="Crossdock: keep orders, inventory and financial data in step across systems.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Crossdock: keep orders, inventory and financial data in step across systems.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters: deliveries that will not be retried by themselves.", no_args_is_help=True)
-replay_app = typer.Typer(help="Replay failed inbound messages, or send a range of the log again.",
-                         no_args_is_help=True)
+replay_app = typer.Typer(help="Replay failed inbound messages, or send a range of the log again.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")
@@ -39,8 +41,9 @@ app.add_typer(replay_app, name="replay")
 console = Console()
 errors = Console(stderr=True)
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML configuration file.",
-                                                   envvar="CROSSDOCK_CONFIG")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
+]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
 
 
@@ -63,8 +66,9 @@ def load_settings(config_path: Path | None, data_dir: Path | None = None, **over
 
 
 @contextmanager
-def opened(config_path: Path | None, data_dir: Path | None = None, *, upgrade: bool = False
-           ) -> Iterator[bootstrap.Runtime]:
+def opened(
+    config_path: Path | None, data_dir: Path | None = None, *, upgrade: bool = False
+) -> Iterator[bootstrap.Runtime]:
     settings = load_settings(config_path, data_dir)
     runtime = bootstrap.build(settings)
     try:
@@ -79,9 +83,13 @@ def opened(config_path: Path | None, data_dir: Path | None = None, *, upgrade: b
 
 
 @app.command()
-def run(config_path: ConfigOption = None, host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
-        port: Annotated[int | None, typer.Option(help="Listen port.")] = None, data_dir: DataDirOption = None,
-        log_level: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
+def run(
+    config_path: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    data_dir: DataDirOption = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+) -> None:
     """Run the API, the workers and the timers in one process (migrates the database first)."""
     import uvicorn
 
@@ -98,19 +106,25 @@ def run(config_path: ConfigOption = None, host: Annotated[str | None, typer.Opti
     worker = Worker(runtime.hub, metrics, idle_sleep=settings.worker.idle_sleep_ms / 1000)
     api = create_app(runtime, metrics=metrics, on_intake=worker.inbox_ready.set)
     worker.start()
-    errors.print(f"Crossdock listening on http://{settings.http.host}:{settings.http.port} "
-                 f"(database: {_safe_url(settings.database_url)})")
+    errors.print(
+        f"Crossdock listening on http://{settings.http.host}:{settings.http.port} "
+        f"(database: {_safe_url(settings.database_url)})"
+    )
     try:
-        uvicorn.run(api, host=settings.http.host, port=settings.http.port, log_level=log_level.lower(),
-                    access_log=False)
+        uvicorn.run(
+            api, host=settings.http.host, port=settings.http.port, log_level=log_level.lower(), access_log=False
+        )
     finally:
         worker.stop()
         runtime.close()
 
 
 @app.command()
-def worker(config_path: ConfigOption = None, data_dir: DataDirOption = None,
-           log_level: Annotated[str, typer.Option(help="Log level.")] = "INFO") -> None:
+def worker(
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+) -> None:
     """Run workers only (no API): process the inbox, deliver the outbox, fire timers."""
     from crossdock.entrypoints.worker import Worker
     from crossdock.observability import logs
@@ -131,8 +145,10 @@ def worker(config_path: ConfigOption = None, data_dir: DataDirOption = None,
 def db_upgrade(config_path: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Create or migrate the database schema to the current version."""
     with opened(config_path, data_dir, upgrade=True) as runtime:
-        console.print(f"Database at revision {migrate.current_revision(runtime.engine)} "
-                      f"({_safe_url(runtime.settings.database_url)})")
+        console.print(
+            f"Database at revision {migrate.current_revision(runtime.engine)} "
+            f"({_safe_url(runtime.settings.database_url)})"
+        )
 
 
 @config_app.command("check")
@@ -157,15 +173,28 @@ def config_check(config_path: ConfigOption = None, data_dir: DataDirOption = Non
 
 
 @app.command()
-def status(config_path: ConfigOption = None, data_dir: DataDirOption = None,
-           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def status(
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Counts of messages and deliveries, the log head, breakers and live workers."""
     with opened(config_path, data_dir) as runtime:
         s = operations.status(runtime.hub)
     if as_json:
-        console.print_json(json.dumps({"messages": s.messages, "deliveries": s.deliveries, "log_head": s.log_head,
-                                       "workers": s.workers, "timers_pending": s.timers_pending,
-                                       "endpoints": s.endpoints}, default=str))
+        console.print_json(
+            json.dumps(
+                {
+                    "messages": s.messages,
+                    "deliveries": s.deliveries,
+                    "log_head": s.log_head,
+                    "workers": s.workers,
+                    "timers_pending": s.timers_pending,
+                    "endpoints": s.endpoints,
+                },
+                default=str,
+            )
+        )
         return
     table = Table(title="Crossdock status")
     table.add_column("what")
@@ -184,10 +213,23 @@ def status(config_path: ConfigOption = None, data_dir: DataDirOption = None,
     console.print(table)
 
 
-def _filter(destination: str | None, event_type: str | None, error: str | None, since: datetime | None,
-            until: datetime | None, limit: int) -> DeliveryFilter:
-    return DeliveryFilter(destination=destination, event_type=event_type, error_contains=error,
-                          since=_aware(since), until=_aware(until), status=DeliveryStatus.DEAD, limit=limit)
+def _filter(
+    destination: str | None,
+    event_type: str | None,
+    error: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> DeliveryFilter:
+    return DeliveryFilter(
+        destination=destination,
+        event_type=event_type,
+        error_contains=error,
+        since=_aware(since),
+        until=_aware(until),
+        status=DeliveryStatus.DEAD,
+        limit=limit,
+    )
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -203,9 +245,16 @@ Limit = Annotated[int, typer.Option(help="At most this many.")]
 
 
 @dlq_app.command("list")
-def dlq_list(config_path: ConfigOption = None, data_dir: DataDirOption = None, destination: Destination = None,
-             event_type: EventType = None, error: ErrorText = None, since: Since = None, until: Until = None,
-             limit: Limit = 100) -> None:
+def dlq_list(
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    destination: Destination = None,
+    event_type: EventType = None,
+    error: ErrorText = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+) -> None:
     """List dead letters, filtered."""
     with opened(config_path, data_dir) as runtime:
         found = operations.dead_letters(runtime.hub, _filter(destination, event_type, error, since, until, limit))
@@ -213,8 +262,15 @@ def dlq_list(config_path: ConfigOption = None, data_dir: DataDirOption = None, d
     for column in ("delivery id", "destination", "event type", "subject", "attempts", "last error", "created"):
         table.add_column(column)
     for d in found:
-        table.add_row(d.id, d.destination, d.event_type, d.subject, str(d.attempts), (d.last_error or "")[:60],
-                      d.created_at.isoformat(timespec="seconds"))
+        table.add_row(
+            d.id,
+            d.destination,
+            d.event_type,
+            d.subject,
+            str(d.attempts),
+            (d.last_error or "")[:60],
+            d.created_at.isoformat(timespec="seconds"),
+        )
     console.print(table)
 
 
@@ -231,21 +287,35 @@ def dlq_show(delivery_id: str, config_path: ConfigOption = None, data_dir: DataD
     for column in ("#", "at", "outcome", "status", "error", "ms"):
         table.add_column(column)
     for a in view["history"]:
-        table.add_row(str(a["number"]), a["at"], a["outcome"], str(a["status_code"] or ""), a["error"] or "",
-                      str(a["duration_ms"]))
+        table.add_row(
+            str(a["number"]),
+            a["at"],
+            a["outcome"],
+            str(a["status_code"] or ""),
+            a["error"] or "",
+            str(a["duration_ms"]),
+        )
     console.print(table)
     console.print_json(json.dumps(view["payload"]))
 
 
 @dlq_app.command("replay")
-def dlq_replay(delivery_id: Annotated[str | None, typer.Argument(help="One delivery; omit to use filters.")] = None,
-               config_path: ConfigOption = None, data_dir: DataDirOption = None, destination: Destination = None,
-               event_type: EventType = None, error: ErrorText = None, since: Since = None, until: Until = None,
-               limit: Limit = 10_000,
-               dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be replayed.")] = False,
-               payload_file: Annotated[Path | None, typer.Option("--payload", help="Edited payload (JSON file) for "
-                                                                 "a single delivery.")] = None,
-               note: Annotated[str, typer.Option(help="Why: kept with the replay record.")] = "") -> None:
+def dlq_replay(
+    delivery_id: Annotated[str | None, typer.Argument(help="One delivery; omit to use filters.")] = None,
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    destination: Destination = None,
+    event_type: EventType = None,
+    error: ErrorText = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 10_000,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be replayed.")] = False,
+    payload_file: Annotated[
+        Path | None, typer.Option("--payload", help="Edited payload (JSON file) for a single delivery.")
+    ] = None,
+    note: Annotated[str, typer.Option(help="Why: kept with the replay record.")] = "",
+) -> None:
     """Replay dead letters: one (optionally with an edited payload) or all matching filters."""
     actor = os.environ.get("USER", "cli")
     with opened(config_path, data_dir) as runtime:
@@ -275,25 +345,38 @@ def dlq_replay(delivery_id: Annotated[str | None, typer.Argument(help="One deliv
 
 
 @replay_app.command("messages")
-def replay_messages(config_path: ConfigOption = None, data_dir: DataDirOption = None,
-                    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
-                    message_id: Annotated[list[int] | None, typer.Option("--id", help="These messages.")] = None,
-                    dry_run: Annotated[bool, typer.Option("--dry-run")] = False, limit: Limit = 10_000) -> None:
+def replay_messages(
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    message_id: Annotated[list[int] | None, typer.Option("--id", help="These messages.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    limit: Limit = 10_000,
+) -> None:
     """Put failed inbound messages back in the queue, to be mapped again (after a fix)."""
     with opened(config_path, data_dir) as runtime:
-        chosen = operations.replay_messages(runtime.hub, actor=os.environ.get("USER", "cli"), source=source,
-                                            message_ids=message_id, dry_run=dry_run, limit=limit)
+        chosen = operations.replay_messages(
+            runtime.hub,
+            actor=os.environ.get("USER", "cli"),
+            source=source,
+            message_ids=message_id,
+            dry_run=dry_run,
+            limit=limit,
+        )
     console.print(f"{'Would replay' if dry_run else 'Replayed'} {len(chosen)} failed messages")
     for m in chosen[:50]:
         console.print(f"  #{m.id}  {m.source}  {m.error or ''}")
 
 
 @replay_app.command("events")
-def replay_events(destination: Annotated[str, typer.Option(help="Send to this destination.")],
-                  after: Annotated[int, typer.Option("--after", help="Log position to start after.")] = 0,
-                  upto: Annotated[int | None, typer.Option("--upto", help="Last log position (default: head).")]
-                  = None, config_path: ConfigOption = None, data_dir: DataDirOption = None,
-                  dry_run: Annotated[bool, typer.Option("--dry-run")] = False) -> None:
+def replay_events(
+    destination: Annotated[str, typer.Option(help="Send to this destination.")],
+    after: Annotated[int, typer.Option("--after", help="Log position to start after.")] = 0,
+    upto: Annotated[int | None, typer.Option("--upto", help="Last log position (default: head).")] = None,
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+) -> None:
     """Send a range of the event log to one destination again, under new delivery ids (a resync)."""
     with opened(config_path, data_dir) as runtime:
         with runtime.hub.begin() as uow:
@@ -301,9 +384,14 @@ def replay_events(destination: Annotated[str, typer.Option(help="Send to this de
         with Progress(console=errors, transient=True) as progress:
             progress.add_task("queueing events", total=None)
             try:
-                count = operations.resend_events(runtime.hub, destination=destination, after=after,
-                                                 upto=upto or head, actor=os.environ.get("USER", "cli"),
-                                                 dry_run=dry_run)
+                count = operations.resend_events(
+                    runtime.hub,
+                    destination=destination,
+                    after=after,
+                    upto=upto or head,
+                    actor=os.environ.get("USER", "cli"),
+                    dry_run=dry_run,
+                )
             except LookupError as exc:
                 errors.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from None
@@ -311,8 +399,11 @@ def replay_events(destination: Annotated[str, typer.Option(help="Send to this de
 
 
 @app.command()
-def trace(key: Annotated[str, typer.Argument(help="Business key, message id, event id or correlation id.")],
-          config_path: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def trace(
+    key: Annotated[str, typer.Argument(help="Business key, message id, event id or correlation id.")],
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Follow one business key through the hub: messages in, events, deliveries out, every attempt."""
     with opened(config_path, data_dir) as runtime:
         found = operations.trace(runtime.hub, key)
@@ -321,29 +412,37 @@ def trace(key: Annotated[str, typer.Argument(help="Business key, message id, eve
         raise typer.Exit(1)
     tree = Tree(f"[bold]{key}[/bold]")
     for m in found.messages:
-        tree.add(f"message #{m.id} from {m.source} received {m.received_at.isoformat(timespec='seconds')}: "
-                 f"{m.status.value}{' - ' + m.error if m.error else ''}")
+        tree.add(
+            f"message #{m.id} from {m.source} received {m.received_at.isoformat(timespec='seconds')}: "
+            f"{m.status.value}{' - ' + m.error if m.error else ''}"
+        )
     for t in found.events:
         branch = tree.add(f"event @{t.event.position} {t.event.envelope.type} subject {t.event.envelope.subject}")
         for d, attempts in t.deliveries:
             leaf = branch.add(f"delivery {d.id} to {d.destination}: {d.status.value}")
             for a in attempts:
-                leaf.add(f"attempt {a.number} at {a.at.isoformat(timespec='seconds')}: {a.outcome.value}"
-                         f"{' ' + str(a.status_code) if a.status_code else ''}{' - ' + a.error if a.error else ''}")
+                leaf.add(
+                    f"attempt {a.number} at {a.at.isoformat(timespec='seconds')}: {a.outcome.value}"
+                    f"{' ' + str(a.status_code) if a.status_code else ''}{' - ' + a.error if a.error else ''}"
+                )
     console.print(tree)
 
 
 @app.command()
-def bench(as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
-          events: Annotated[int, typer.Option(help="Events per throughput run.")] = 20_000,
-          postgres_url: Annotated[str | None, typer.Option(envvar="CROSSDOCK_BENCH_POSTGRES_URL",
-                                                           help="PostgreSQL to measure too.")] = None,
-          quick: Annotated[bool, typer.Option(help="A short run (used by the test suite).")] = False) -> None:
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    events: Annotated[int, typer.Option(help="Events per throughput run.")] = 20_000,
+    postgres_url: Annotated[
+        str | None, typer.Option(envvar="CROSSDOCK_BENCH_POSTGRES_URL", help="PostgreSQL to measure too.")
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="A short run (used by the test suite).")] = False,
+) -> None:
     """Measure intake -> handler -> delivery to a local HTTP sink, against the raw ceiling and a peer queue."""
     from crossdock.entrypoints import bench as bench_module
 
-    figures = bench_module.run_all(events=events, postgres_url=postgres_url, quick=quick,
-                                   progress=None if as_json else errors)
+    figures = bench_module.run_all(
+        events=events, postgres_url=postgres_url, quick=quick, progress=None if as_json else errors
+    )
     if as_json:
         sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     else:

@@ -65,9 +65,10 @@ class Worker:
             while not self.stop_event.is_set():
                 try:
                     loop()
-                except Exception:  # noqa: BLE001 - a database hiccup must not end the worker
+                except Exception:
                     log.exception("%s loop failed; retrying in 1s", name)
                     self.stop_event.wait(1.0)
+
         return run
 
     def _leased(self, pool: str) -> Callable[[], list[int]]:
@@ -79,6 +80,7 @@ class Worker:
                 state["shards"] = self.hub.lease(pool, self.owner)
                 state["at"] = time.monotonic()
             return state["shards"]  # type: ignore[return-value]
+
         return shards
 
     def _inbox_loop(self) -> None:

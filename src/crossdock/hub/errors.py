@@ -45,8 +45,9 @@ class DeliveryError(HubError):
 class RetryableDeliveryError(DeliveryError):
     """The target failed in a way that may pass: a timeout, a 5xx or a 429."""
 
-    def __init__(self, message: str | None = None, *, status_code: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.retry_after = retry_after

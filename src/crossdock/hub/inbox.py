@@ -57,14 +57,30 @@ class Intake:
             identity = adapter.identify(body, headers)
         except Exception as exc:  # noqa: BLE001 - any parse failure is kept, not raised to the sender
             # Kept and marked failed, so it is visible and can be replayed after a fix.
-            return NewMessage(source=source, key=_key(headers, None, None, digest), payload_hash=digest,
-                              body=body, headers=headers, received_at=now,
-                              partition_key=f"{source}:unidentified", shard=0,
-                              status=MessageStatus.FAILED, error=f"cannot identify message: {exc}")
+            return NewMessage(
+                source=source,
+                key=_key(headers, None, None, digest),
+                payload_hash=digest,
+                body=body,
+                headers=headers,
+                received_at=now,
+                partition_key=f"{source}:unidentified",
+                shard=0,
+                status=MessageStatus.FAILED,
+                error=f"cannot identify message: {exc}",
+            )
         key = _key(headers, identity.key, identity.business_key, digest)
         partition = identity.partition_key or identity.business_key or key
-        return NewMessage(source=source, key=key, payload_hash=digest, body=body, headers=headers,
-                          received_at=now, partition_key=partition, shard=shard_of(partition, self.shards))
+        return NewMessage(
+            source=source,
+            key=key,
+            payload_hash=digest,
+            body=body,
+            headers=headers,
+            received_at=now,
+            partition_key=partition,
+            shard=shard_of(partition, self.shards),
+        )
 
 
 def _key(headers: Mapping[str, str], sender_id: str | None, business_key: str | None, digest: str) -> str:

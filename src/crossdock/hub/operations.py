@@ -36,10 +36,16 @@ def status(hub: Hub) -> Status:
     with hub.begin() as uow:
         now = hub.clock.now()
         return Status(
-            messages=uow.inbox.counts(), deliveries=uow.outbox.counts(), log_head=uow.log.head(),
-            endpoints=[{"endpoint": s.endpoint, "breaker": s.breaker.value, "failures": s.failures,
-                        "open_until": s.open_until} for s in uow.endpoints.all()],
-            workers=uow.leases.owners(now), timers_pending=len(uow.timers.pending(limit=10_000)))
+            messages=uow.inbox.counts(),
+            deliveries=uow.outbox.counts(),
+            log_head=uow.log.head(),
+            endpoints=[
+                {"endpoint": s.endpoint, "breaker": s.breaker.value, "failures": s.failures, "open_until": s.open_until}
+                for s in uow.endpoints.all()
+            ],
+            workers=uow.leases.owners(now),
+            timers_pending=len(uow.timers.pending(limit=10_000)),
+        )
 
 
 @dataclass
@@ -72,8 +78,9 @@ def trace(hub: Hub, key: str) -> Trace:
         traced = []
         for position in sorted(events):
             stored = events[position]
-            traced.append(TracedEvent(stored, [(d, uow.outbox.attempts(d.id))
-                                               for d in uow.outbox.for_event(stored.envelope.id)]))
+            traced.append(
+                TracedEvent(stored, [(d, uow.outbox.attempts(d.id)) for d in uow.outbox.for_event(stored.envelope.id)])
+            )
         known = {m.id for m in messages}
         for stored in events.values():
             if stored.message_id is not None and stored.message_id not in known:
@@ -95,16 +102,24 @@ def delivery(hub: Hub, delivery_id: str) -> tuple[Delivery, list[Attempt]] | Non
         return (found, uow.outbox.attempts(delivery_id)) if found else None
 
 
-def replay_dead_letters(hub: Hub, flt: DeliveryFilter, *, actor: str, dry_run: bool = False,
-                        payload: Mapping[str, Any] | None = None, note: str = "") -> list[Delivery]:
+def replay_dead_letters(
+    hub: Hub,
+    flt: DeliveryFilter,
+    *,
+    actor: str,
+    dry_run: bool = False,
+    payload: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> list[Delivery]:
     with hub.begin() as uow:
         chosen = hub.outbox.replay(uow, flt, hub.clock.now(), actor, dry_run=dry_run, payload=payload, note=note)
         uow.commit()
     return chosen
 
 
-def replay_delivery(hub: Hub, delivery_id: str, *, actor: str, payload: Mapping[str, Any] | None = None,
-                    note: str = "") -> bool:
+def replay_delivery(
+    hub: Hub, delivery_id: str, *, actor: str, payload: Mapping[str, Any] | None = None, note: str = ""
+) -> bool:
     """Replay one dead letter, optionally with an edited payload; False if it is not dead-lettered."""
     with hub.begin() as uow:
         revived = uow.outbox.revive(delivery_id, hub.clock.now(), payload)
@@ -114,8 +129,15 @@ def replay_delivery(hub: Hub, delivery_id: str, *, actor: str, payload: Mapping[
     return revived
 
 
-def replay_messages(hub: Hub, *, actor: str, source: str | None = None, message_ids: list[int] | None = None,
-                    dry_run: bool = False, limit: int = 1000) -> list[StoredMessage]:
+def replay_messages(
+    hub: Hub,
+    *,
+    actor: str,
+    source: str | None = None,
+    message_ids: list[int] | None = None,
+    dry_run: bool = False,
+    limit: int = 1000,
+) -> list[StoredMessage]:
     with hub.begin() as uow:
         if message_ids:
             candidates = [m for i in message_ids if (m := uow.inbox.get(i)) is not None]
@@ -126,8 +148,9 @@ def replay_messages(hub: Hub, *, actor: str, source: str | None = None, message_
     return chosen
 
 
-def resend_events(hub: Hub, *, destination: str, after: int, upto: int, actor: str, dry_run: bool = False,
-                  batch: int = 500) -> int:
+def resend_events(
+    hub: Hub, *, destination: str, after: int, upto: int, actor: str, dry_run: bool = False, batch: int = 500
+) -> int:
     """Send a range of the log to one destination again, under new delivery ids (a resync)."""
     if destination not in hub.outbox.destinations:
         raise LookupError(f"no destination named {destination!r} is configured")
@@ -149,26 +172,52 @@ def resend_events(hub: Hub, *, destination: str, after: int, upto: int, actor: s
 
 
 def message_view(message: StoredMessage, events: list[StoredEvent] | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": message.id, "source": message.source, "key": message.key,
-                            "status": message.status.value, "error": message.error,
-                            "received_at": _iso(message.received_at), "processed_at": _iso(message.processed_at),
-                            "partition_key": message.partition_key, "replays": message.replays}
+    view: dict[str, Any] = {
+        "id": message.id,
+        "source": message.source,
+        "key": message.key,
+        "status": message.status.value,
+        "error": message.error,
+        "received_at": _iso(message.received_at),
+        "processed_at": _iso(message.processed_at),
+        "partition_key": message.partition_key,
+        "replays": message.replays,
+    }
     if events is not None:
-        view["events"] = [{"position": e.position, "id": e.envelope.id, "type": e.envelope.type,
-                           "subject": e.envelope.subject} for e in events]
+        view["events"] = [
+            {"position": e.position, "id": e.envelope.id, "type": e.envelope.type, "subject": e.envelope.subject}
+            for e in events
+        ]
     return view
 
 
 def delivery_view(found: Delivery, attempts: list[Attempt] | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": found.id, "event_id": found.event_id, "event_type": found.event_type,
-                            "subject": found.subject, "destination": found.destination, "status": found.status.value,
-                            "attempts": found.attempts, "replays": found.replays, "last_error": found.last_error,
-                            "created_at": _iso(found.created_at), "next_attempt_at": _iso(found.next_attempt_at),
-                            "delivered_at": _iso(found.delivered_at)}
+    view: dict[str, Any] = {
+        "id": found.id,
+        "event_id": found.event_id,
+        "event_type": found.event_type,
+        "subject": found.subject,
+        "destination": found.destination,
+        "status": found.status.value,
+        "attempts": found.attempts,
+        "replays": found.replays,
+        "last_error": found.last_error,
+        "created_at": _iso(found.created_at),
+        "next_attempt_at": _iso(found.next_attempt_at),
+        "delivered_at": _iso(found.delivered_at),
+    }
     if attempts is not None:
-        view["history"] = [{"number": a.number, "at": _iso(a.at), "outcome": a.outcome.value,
-                            "status_code": a.status_code, "error": a.error, "duration_ms": round(a.duration_ms, 2)}
-                           for a in attempts]
+        view["history"] = [
+            {
+                "number": a.number,
+                "at": _iso(a.at),
+                "outcome": a.outcome.value,
+                "status_code": a.status_code,
+                "error": a.error,
+                "duration_ms": round(a.duration_ms, 2),
+            }
+            for a in attempts
+        ]
         view["payload"] = dict(found.payload)
     return view
 

@@ -20,6 +20,7 @@ from crossdock.hub import retry
 from crossdock.hub.ports import (
     Attempt,
     AttemptOutcome,
+    BreakerState,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -68,29 +69,45 @@ class Outbox:
     subscriptions: Sequence[Subscription]
     shards: int
     batch_size: int = 200
-    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8,
-                                                                               thread_name_prefix="send"))
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="send")
+    )
 
     # ---- queueing (inside the event's unit of work) ----------------------------------------------------
     def enqueue(self, uow: UnitOfWork, events: Sequence[StoredEvent], now: datetime) -> None:
-        rows = [self._new_delivery(stored, sub.destination, now)
-                for stored in events for sub in self.subscriptions if sub.wants(stored.envelope.type)]
+        rows = [
+            self._new_delivery(stored, sub.destination, now)
+            for stored in events
+            for sub in self.subscriptions
+            if sub.wants(stored.envelope.type)
+        ]
         if rows:
             uow.outbox.enqueue(rows)
 
-    def _new_delivery(self, stored: StoredEvent, destination: str, now: datetime,
-                      generation: int = 0) -> NewDelivery:
+    def _new_delivery(self, stored: StoredEvent, destination: str, now: datetime, generation: int = 0) -> NewDelivery:
         event = stored.envelope
         return NewDelivery(
-            id=delivery_id(event.id, destination, generation), event_id=event.id, event_type=event.type,
-            subject=event.subject, destination=destination, partition_key=event.partition,
+            id=delivery_id(event.id, destination, generation),
+            event_id=event.id,
+            event_type=event.type,
+            subject=event.subject,
+            destination=destination,
+            partition_key=event.partition,
             shard=shard_of(event.partition, self.shards),
             payload={**event.model_dump(mode="json", exclude_none=True), "position": stored.position},
-            created_at=now, next_attempt_at=now)
+            created_at=now,
+            next_attempt_at=now,
+        )
 
     # ---- sending (outside any transaction) -------------------------------------------------------------
-    def deliver_due(self, begin: Callable[[], UnitOfWork], owner: str, shards: Sequence[int],
-                    now: Callable[[], datetime], lease_ttl: float) -> int:
+    def deliver_due(
+        self,
+        begin: Callable[[], UnitOfWork],
+        owner: str,
+        shards: Sequence[int],
+        now: Callable[[], datetime],
+        lease_ttl: float,
+    ) -> int:
         """One round: claim due deliveries, send them, record results. Returns how many were sent."""
         plan = self._plan(begin, owner, shards, now(), lease_ttl)
         if not plan:
@@ -99,8 +116,9 @@ class Outbox:
         self._record(begin, plan, results, now())
         return len(results)
 
-    def _plan(self, begin: Callable[[], UnitOfWork], owner: str, shards: Sequence[int], now: datetime,
-              lease_ttl: float) -> list[Delivery]:
+    def _plan(
+        self, begin: Callable[[], UnitOfWork], owner: str, shards: Sequence[int], now: datetime, lease_ttl: float
+    ) -> list[Delivery]:
         with begin() as uow:
             held = uow.leases.hold("outbox", owner, shards, now, lease_ttl)
             due = uow.outbox.due(held, now, self.batch_size) if held else []
@@ -145,9 +163,20 @@ class Outbox:
 
     def _dead_letter_unroutable(self, uow: UnitOfWork, deliveries: list[Delivery], now: datetime) -> None:
         reason = "destination is no longer configured"
-        uow.outbox.record([DeliveryUpdate(d.id, DeliveryStatus.DEAD, d.attempts, d.next_attempt_at, reason, None,
-                                          Attempt(d.id, d.attempts + 1, now, AttemptOutcome.PERMANENT, None,
-                                                  reason, 0.0)) for d in deliveries])
+        uow.outbox.record(
+            [
+                DeliveryUpdate(
+                    d.id,
+                    DeliveryStatus.DEAD,
+                    d.attempts,
+                    d.next_attempt_at,
+                    reason,
+                    None,
+                    Attempt(d.id, d.attempts + 1, now, AttemptOutcome.PERMANENT, None, reason, 0.0),
+                )
+                for d in deliveries
+            ]
+        )
 
     def _send_in_waves(self, plan: list[Delivery]) -> dict[str, SendResult]:
         """Per destination and partition, in order: the next delivery goes only once the one before it
@@ -160,17 +189,22 @@ class Outbox:
             wave: dict[str, list[Delivery]] = defaultdict(list)
             for queue in queues.values():
                 wave[queue[0].destination].append(queue[0])
-            futures = {name: self.pool.submit(self.destinations[name].sender.send, batch)
-                       for name, batch in wave.items()}
+            futures = {
+                name: self.pool.submit(self.destinations[name].sender.send, batch) for name, batch in wave.items()
+            }
             for name, future in futures.items():
                 for result in _safe_results(future.result, wave[name]):
                     results[result.delivery_id] = result
-            queues = {group: queue[1:] for group, queue in queues.items()
-                      if len(queue) > 1 and results[queue[0].id].outcome is AttemptOutcome.DELIVERED}
+            queues = {
+                group: queue[1:]
+                for group, queue in queues.items()
+                if len(queue) > 1 and results[queue[0].id].outcome is AttemptOutcome.DELIVERED
+            }
         return results
 
-    def _record(self, begin: Callable[[], UnitOfWork], plan: list[Delivery], results: Mapping[str, SendResult],
-                now: datetime) -> None:
+    def _record(
+        self, begin: Callable[[], UnitOfWork], plan: list[Delivery], results: Mapping[str, SendResult], now: datetime
+    ) -> None:
         with begin() as uow:
             updates: list[DeliveryUpdate] = []
             by_destination: dict[str, list[Delivery]] = defaultdict(list)
@@ -180,7 +214,7 @@ class Outbox:
             for name, deliveries in by_destination.items():
                 destination = self.destinations[name]
                 state = uow.endpoints.load(name)
-                was_probe = state.breaker is retry.BreakerState.HALF_OPEN
+                was_probe = state.breaker is BreakerState.HALF_OPEN
                 for delivery in deliveries:
                     result = results[delivery.id]
                     updates.append(_decide(delivery, result, destination.retry_policy, now))
@@ -196,8 +230,16 @@ class Outbox:
             uow.commit()
 
     # ---- dead letters and replay -----------------------------------------------------------------------
-    def replay(self, uow: UnitOfWork, flt: DeliveryFilter, now: datetime, actor: str,
-               dry_run: bool = False, payload: Mapping[str, Any] | None = None, note: str = "") -> list[Delivery]:
+    def replay(
+        self,
+        uow: UnitOfWork,
+        flt: DeliveryFilter,
+        now: datetime,
+        actor: str,
+        dry_run: bool = False,
+        payload: Mapping[str, Any] | None = None,
+        note: str = "",
+    ) -> list[Delivery]:
         """Put matching dead letters back in the queue with their original delivery id (targets dedupe),
         recording each replay. A dry run only says what would go."""
         chosen = uow.outbox.find(replace(flt, status=DeliveryStatus.DEAD))
@@ -208,20 +250,27 @@ class Outbox:
             uow.replays.add(ReplayRecord("delivery", delivery.id, now, actor, note))
         return revived
 
-    def resend_events(self, uow: UnitOfWork, events: Sequence[StoredEvent], destination: str, now: datetime,
-                      actor: str, generation: int) -> int:
+    def resend_events(
+        self,
+        uow: UnitOfWork,
+        events: Sequence[StoredEvent],
+        destination: str,
+        now: datetime,
+        actor: str,
+        generation: int,
+    ) -> int:
         """Queue already-delivered events again for one destination under new delivery ids (a resync)."""
         rows = [self._new_delivery(stored, destination, now, generation) for stored in events]
         count = uow.outbox.enqueue(rows)
-        uow.replays.add(ReplayRecord("resend", f"{destination}:{len(rows)} events:generation {generation}",
-                                     now, actor))
+        uow.replays.add(ReplayRecord("resend", f"{destination}:{len(rows)} events:generation {generation}", now, actor))
         return count
 
 
 def _heads_first(deliveries: list[Delivery]) -> list[Delivery]:
     """Order the batch so a rate or probe budget spends on the oldest delivery of each partition first."""
     seen: set[str] = set()
-    heads, rest = [], []
+    heads: list[Delivery] = []
+    rest: list[Delivery] = []
     for delivery in deliveries:
         (rest if delivery.partition_key in seen else heads).append(delivery)
         seen.add(delivery.partition_key)
@@ -240,14 +289,16 @@ def _safe_results(call: Callable[[], list[SendResult]], batch: list[Delivery]) -
 
 def _decide(delivery: Delivery, result: SendResult, policy: retry.RetryPolicy, now: datetime) -> DeliveryUpdate:
     attempts = delivery.attempts + 1
-    attempt = Attempt(delivery.id, attempts, now, result.outcome, result.status_code, result.error,
-                      result.duration_ms)
+    attempt = Attempt(delivery.id, attempts, now, result.outcome, result.status_code, result.error, result.duration_ms)
     if result.outcome is AttemptOutcome.DELIVERED:
-        return DeliveryUpdate(delivery.id, DeliveryStatus.DELIVERED, attempts, delivery.next_attempt_at, None,
-                              now, attempt)
+        return DeliveryUpdate(
+            delivery.id, DeliveryStatus.DELIVERED, attempts, delivery.next_attempt_at, None, now, attempt
+        )
     if result.outcome is AttemptOutcome.PERMANENT or policy.exhausted(attempts, delivery.queued_at, now):
-        return DeliveryUpdate(delivery.id, DeliveryStatus.DEAD, attempts, delivery.next_attempt_at,
-                              result.error, None, attempt)
+        return DeliveryUpdate(
+            delivery.id, DeliveryStatus.DEAD, attempts, delivery.next_attempt_at, result.error, None, attempt
+        )
     wait = policy.delay(attempts, result.retry_after_seconds)
-    return DeliveryUpdate(delivery.id, DeliveryStatus.PENDING, attempts, now + timedelta(seconds=wait),
-                          result.error, None, attempt)
+    return DeliveryUpdate(
+        delivery.id, DeliveryStatus.PENDING, attempts, now + timedelta(seconds=wait), result.error, None, attempt
+    )

@@ -215,8 +215,14 @@ class InboxStore(Protocol):
     def requeue(self, message_id: int) -> bool:
         """Put a failed message back to pending for another try; False if it was not failed."""
 
-    def find(self, *, source: str | None = None, status: MessageStatus | None = None,
-             key: str | None = None, limit: int = 100) -> list[StoredMessage]: ...
+    def find(
+        self,
+        *,
+        source: str | None = None,
+        status: MessageStatus | None = None,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredMessage]: ...
 
     def counts(self) -> dict[str, int]: ...
 
@@ -379,4 +385,3 @@ class Sender(Protocol):
     def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]: ...
 
     def close(self) -> None: ...
-

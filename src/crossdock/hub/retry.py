@@ -25,9 +25,9 @@ class RetryPolicy:
 
     def delay(self, attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
         """Seconds to wait after the given number of failed attempts (1 = the first failure)."""
-        ceiling = min(self.max_delay_seconds, self.base_seconds * (2 ** max(attempts - 1, 0)))
+        ceiling: float = min(self.max_delay_seconds, self.base_seconds * 2.0 ** max(attempts - 1, 0))
         # Half fixed, half random: never zero, yet workers that failed together do not retry together.
-        jittered = ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+        jittered: float = ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
         if retry_after is not None:
             return max(jittered, min(retry_after, self.max_age_seconds))
         return jittered

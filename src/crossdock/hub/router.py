@@ -30,8 +30,15 @@ class HandlerContext:
     emitted: list[Envelope] = field(default_factory=list)
 
     def emit(self, type: str, subject: str, data: dict[str, Any], partitionkey: str | None = None) -> Envelope:
-        event = follow_up(self.cause, type=type, subject=subject, data=data, time=self.now,
-                          partitionkey=partitionkey, index=len(self.emitted))
+        event = follow_up(
+            self.cause,
+            type=type,
+            subject=subject,
+            data=data,
+            time=self.now,
+            partitionkey=partitionkey,
+            index=len(self.emitted),
+        )
         self.emitted.append(event)
         return event
 

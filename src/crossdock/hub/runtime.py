@@ -86,8 +86,7 @@ class Hub:
     # ---- one worker round ------------------------------------------------------------------------------
     def lease(self, pool: str, owner: str) -> list[int]:
         with self.begin() as uow:
-            shards = uow.leases.rebalance(pool, owner, self.worker.shards, self.clock.now(),
-                                          self.worker.lease_seconds)
+            shards = uow.leases.rebalance(pool, owner, self.worker.shards, self.clock.now(), self.worker.lease_seconds)
             uow.commit()
         return shards
 
@@ -129,8 +128,12 @@ class Hub:
             result = self.work_once(owner)
             if not result.busy:
                 break
-            total = RoundResult(total.processed + result.processed, total.failed + result.failed,
-                                total.sent + result.sent, total.timers + result.timers)
+            total = RoundResult(
+                total.processed + result.processed,
+                total.failed + result.failed,
+                total.sent + result.sent,
+                total.timers + result.timers,
+            )
         return total
 
     def release(self, owner: str) -> None:
@@ -140,8 +143,9 @@ class Hub:
             uow.commit()
 
     # ---- replay of inbound messages --------------------------------------------------------------------
-    def replay_messages(self, uow: UnitOfWork, candidates: Sequence[StoredMessage], actor: str,
-                        dry_run: bool = False) -> list[StoredMessage]:
+    def replay_messages(
+        self, uow: UnitOfWork, candidates: Sequence[StoredMessage], actor: str, dry_run: bool = False
+    ) -> list[StoredMessage]:
         """Failed messages go back to pending, to be mapped again (after a fix); each replay is recorded."""
         chosen = [m for m in candidates if m.status is MessageStatus.FAILED]
         if dry_run:

@@ -48,14 +48,14 @@ class Timers:
         if every is not None:
             self.periodic[kind] = Periodic(kind, every)
 
-    def schedule(self, uow: UnitOfWork, key: str, kind: str, due: datetime,
-                 payload: Mapping[str, Any] | None = None) -> bool:
+    def schedule(
+        self, uow: UnitOfWork, key: str, kind: str, due: datetime, payload: Mapping[str, Any] | None = None
+    ) -> bool:
         return uow.timers.schedule(Timer(key=key, kind=kind, due_at=due, payload=dict(payload or {})))
 
     def arm_periodic(self, uow: UnitOfWork, now: datetime) -> None:
         for job in self.periodic.values():
-            self.schedule(uow, periodic_key(job.kind, slot_after(now, job.every)), job.kind,
-                          slot_after(now, job.every))
+            self.schedule(uow, periodic_key(job.kind, slot_after(now, job.every)), job.kind, slot_after(now, job.every))
 
     def fire_due(self, uow: UnitOfWork, now: datetime, limit: int = 100) -> int:
         fired = 0

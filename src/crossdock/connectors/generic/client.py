@@ -15,8 +15,9 @@ T = TypeVar("T")
 class HttpTransport:
     """One event loop thread and one connection pool per destination, shared by every send."""
 
-    def __init__(self, timeout_seconds: float, max_connections: int = 64,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, timeout_seconds: float, max_connections: int = 64, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="http-transport", daemon=True)
         self._thread.start()

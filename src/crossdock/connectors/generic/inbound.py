@@ -19,8 +19,11 @@ class GenericInbound:
         payload = mapping.parse_json(body)
         if mapping.is_cloudevent(payload):
             subject = payload.get("subject") or payload["id"]
-            return Identity(key=f"{payload.get('source', '')}:{payload['id']}", business_key=str(subject),
-                            partition_key=str(payload.get("partitionkey") or subject))
+            return Identity(
+                key=f"{payload.get('source', '')}:{payload['id']}",
+                business_key=str(subject),
+                partition_key=str(payload.get("partitionkey") or subject),
+            )
         sender_id = mapping.field_value(payload, self.rules.id_field) if self.rules.id_field else None
         business_key = mapping.field_value(payload, self.rules.subject_field)
         partition = mapping.field_value(payload, self.rules.partition_field) if self.rules.partition_field else None
@@ -28,5 +31,13 @@ class GenericInbound:
 
     def to_events(self, message: StoredMessage) -> list[Envelope]:
         payload = mapping.parse_json(message.body)
-        return [mapping.to_envelope(payload, self.rules, source=message.source, message_key=message.key,
-                                    received_at=message.received_at, headers=message.headers)]
+        return [
+            mapping.to_envelope(
+                payload,
+                self.rules,
+                source=message.source,
+                message_key=message.key,
+                received_at=message.received_at,
+                headers=message.headers,
+            )
+        ]

@@ -50,8 +50,15 @@ def field_value(payload: Mapping[str, Any], path: str) -> str | None:
     return str(value)
 
 
-def to_envelope(payload: Mapping[str, Any], mapping: GenericMapping, *, source: str, message_key: str,
-                received_at: datetime, headers: Mapping[str, str]) -> Envelope:
+def to_envelope(
+    payload: Mapping[str, Any],
+    mapping: GenericMapping,
+    *,
+    source: str,
+    message_key: str,
+    received_at: datetime,
+    headers: Mapping[str, str],
+) -> Envelope:
     trace = {"traceparent": headers.get("traceparent"), "correlationid": headers.get("x-correlation-id")}
     if is_cloudevent(payload):
         fields = {k: v for k, v in payload.items() if k in Envelope.model_fields}
@@ -68,9 +75,18 @@ def to_envelope(payload: Mapping[str, Any], mapping: GenericMapping, *, source: 
     if subject is None:
         raise MappingError(f"field {mapping.subject_field!r} (the business key) is missing from the payload")
     partition = field_value(payload, mapping.partition_field) if mapping.partition_field else None
-    return _validated({"id": derive_id("message", source, message_key, "0"), "source": f"crossdock/{source}",
-                       "type": mapping.event_type, "subject": subject, "time": received_at, "data": dict(payload),
-                       "partitionkey": partition, **{k: v for k, v in trace.items() if v}})
+    return _validated(
+        {
+            "id": derive_id("message", source, message_key, "0"),
+            "source": f"crossdock/{source}",
+            "type": mapping.event_type,
+            "subject": subject,
+            "time": received_at,
+            "data": dict(payload),
+            "partitionkey": partition,
+            **{k: v for k, v in trace.items() if v},
+        }
+    )
 
 
 def _validated(fields: dict[str, Any]) -> Envelope:

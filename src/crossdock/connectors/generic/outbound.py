@@ -36,8 +36,9 @@ def classify(response: httpx.Response) -> None:
         return
     detail = f"HTTP {status}: {response.text[:300]}"
     if status in RETRYABLE_STATUS or status >= 500:
-        raise RetryableDeliveryError(detail, status_code=status,
-                                     retry_after=parse_retry_after(response.headers.get("retry-after")))
+        raise RetryableDeliveryError(
+            detail, status_code=status, retry_after=parse_retry_after(response.headers.get("retry-after"))
+        )
     raise PermanentDeliveryError(detail, status_code=status)
 
 
@@ -62,9 +63,16 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class WebhookSender:
-    def __init__(self, url: str, *, timeout_seconds: float = 10.0, secret: str | None = None,
-                 headers: Mapping[str, str] | None = None, max_connections: int = 64,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_seconds: float = 10.0,
+        secret: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        max_connections: int = 64,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = url
         self._secret = secret
         self._headers = dict(headers or {})
@@ -78,9 +86,13 @@ class WebhookSender:
 
     async def _send_one(self, delivery: Delivery) -> SendResult:
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        headers = {**self._headers, "Content-Type": "application/cloudevents+json",
-                   "Idempotency-Key": delivery.id, "X-Crossdock-Delivery": delivery.id,
-                   "X-Crossdock-Event-Type": delivery.event_type}
+        headers = {
+            **self._headers,
+            "Content-Type": "application/cloudevents+json",
+            "Idempotency-Key": delivery.id,
+            "X-Crossdock-Delivery": delivery.id,
+            "X-Crossdock-Event-Type": delivery.event_type,
+        }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
         started = time.perf_counter()
@@ -99,8 +111,14 @@ class WebhookSender:
         self._http.close()
 
 
-def _result(delivery: Delivery, outcome: AttemptOutcome, started: float, status: int | None, error: str | None,
-            retry_after: float | None = None) -> SendResult:
+def _result(
+    delivery: Delivery,
+    outcome: AttemptOutcome,
+    started: float,
+    status: int | None,
+    error: str | None,
+    retry_after: float | None = None,
+) -> SendResult:
     return SendResult(delivery.id, outcome, status, error, retry_after, (time.perf_counter() - started) * 1000)
 
 
@@ -116,15 +134,18 @@ class JsonLinesSender:
         started = time.perf_counter()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            lines = "".join(json.dumps({"delivery_id": d.id, "event": d.payload}, separators=(",", ":")) + "\n"
-                            for d in deliveries)
+            lines = "".join(
+                json.dumps({"delivery_id": d.id, "event": d.payload}, separators=(",", ":")) + "\n" for d in deliveries
+            )
             with self._lock, self.path.open("a", encoding="utf-8") as handle:
                 handle.write(lines)
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
-            return [_result(d, AttemptOutcome.RETRYABLE, started, None, f"cannot write {self.path}: {exc}")
-                    for d in deliveries]
+            return [
+                _result(d, AttemptOutcome.RETRYABLE, started, None, f"cannot write {self.path}: {exc}")
+                for d in deliveries
+            ]
         return [_result(d, AttemptOutcome.DELIVERED, started, None, None) for d in deliveries]
 
     def close(self) -> None:

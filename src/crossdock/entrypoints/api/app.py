@@ -63,13 +63,19 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, on_intake: A
             metrics.intake_batch.observe(count)
             if on_intake is not None:
                 on_intake()
-        state["writer"] = IntakeWriter(hub.accept, window_ms=http.intake_batch_ms, max_batch=http.intake_batch_size,
-                                       on_commit=committed)
+
+        state["writer"] = IntakeWriter(
+            hub.accept, window_ms=http.intake_batch_ms, max_batch=http.intake_batch_size, on_commit=committed
+        )
         yield
         state["writer"].close()
 
-    app = FastAPI(title="Crossdock", version="0.1.0", lifespan=lifespan,
-                  description="Sync hub for wholesale distributors: intake, delivery and operations.")
+    app = FastAPI(
+        title="Crossdock",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Sync hub for wholesale distributors: intake, delivery and operations.",
+    )
     app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
     app.add_exception_handler(Exception, problems.on_unexpected)
@@ -87,9 +93,12 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, on_intake: A
         except Exception as exc:  # noqa: BLE001 - reported as not ready, with the reason
             return problems.problem(503, "database-unreachable", "Not ready", f"database unreachable: {exc}")
         if current != head:
-            return problems.problem(503, "migrations-pending", "Not ready",
-                                    f"database is at revision {current}, code expects {head}: run "
-                                    "`crossdock db upgrade`")
+            return problems.problem(
+                503,
+                "migrations-pending",
+                "Not ready",
+                f"database is at revision {current}, code expects {head}: run `crossdock db upgrade`",
+            )
         return JSONResponse({"status": "ready", "revision": current})
 
     @app.post("/v1/inbound/{source}", tags=["intake"], status_code=202)
@@ -117,17 +126,24 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, on_intake: A
     def replay_message(message_id: int) -> JSONResponse:
         replayed = operations.replay_messages(hub, actor="api", message_ids=[message_id])
         if not replayed:
-            return problems.problem(409, "not-replayable", "Not replayable",
-                                    f"message {message_id} does not exist or has not failed")
+            return problems.problem(
+                409, "not-replayable", "Not replayable", f"message {message_id} does not exist or has not failed"
+            )
         return JSONResponse({"replayed": [m.id for m in replayed]})
 
     @app.get("/v1/deliveries", tags=["operations"])
-    def list_deliveries(status: DeliveryStatus | None = DeliveryStatus.DEAD, destination: str | None = None,
-                        event_type: str | None = None, error: str | None = None, since: datetime | None = None,
-                        until: datetime | None = None, limit: int = Query(default=100, ge=1, le=10_000)
-                        ) -> JSONResponse:
-        found = operations.dead_letters(hub, DeliveryFilter(destination, event_type, error, since, until, status,
-                                                            limit))
+    def list_deliveries(
+        status: DeliveryStatus | None = DeliveryStatus.DEAD,
+        destination: str | None = None,
+        event_type: str | None = None,
+        error: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = Query(default=100, ge=1, le=10_000),
+    ) -> JSONResponse:
+        found = operations.dead_letters(
+            hub, DeliveryFilter(destination, event_type, error, since, until, status, limit)
+        )
         return JSONResponse({"items": [operations.delivery_view(d) for d in found]})
 
     @app.get("/v1/deliveries/{delivery_id}", tags=["operations"])
@@ -139,41 +155,74 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, on_intake: A
 
     @app.post("/v1/deliveries/replay", tags=["operations"])
     def replay_deliveries(request: ReplayRequest) -> JSONResponse:
-        flt = DeliveryFilter(request.destination, request.event_type, request.error_contains, request.since,
-                             request.until, DeliveryStatus.DEAD, request.limit)
+        flt = DeliveryFilter(
+            request.destination,
+            request.event_type,
+            request.error_contains,
+            request.since,
+            request.until,
+            DeliveryStatus.DEAD,
+            request.limit,
+        )
         chosen = operations.replay_dead_letters(hub, flt, actor="api", dry_run=request.dry_run, note=request.note)
         return JSONResponse({"dry_run": request.dry_run, "count": len(chosen), "ids": [d.id for d in chosen]})
 
     @app.post("/v1/deliveries/{delivery_id}/replay", tags=["operations"])
     def replay_delivery(delivery_id: str, request: EditReplayRequest | None = None) -> JSONResponse:
-        revived = operations.replay_delivery(hub, delivery_id, actor="api",
-                                             payload=request.payload if request else None,
-                                             note=request.note if request else "")
+        revived = operations.replay_delivery(
+            hub,
+            delivery_id,
+            actor="api",
+            payload=request.payload if request else None,
+            note=request.note if request else "",
+        )
         if not revived:
-            return problems.problem(409, "not-replayable", "Not replayable",
-                                    f"delivery {delivery_id} does not exist or is not dead-lettered")
+            return problems.problem(
+                409,
+                "not-replayable",
+                "Not replayable",
+                f"delivery {delivery_id} does not exist or is not dead-lettered",
+            )
         return JSONResponse({"replayed": [delivery_id]})
 
     @app.get("/v1/status", tags=["operations"])
     def get_status() -> JSONResponse:
         s = operations.status(hub)
-        return JSONResponse({"messages": s.messages, "deliveries": s.deliveries, "log_head": s.log_head,
-                             "endpoints": [{**e, "open_until": e["open_until"].isoformat() if e["open_until"]
-                                            else None} for e in s.endpoints],
-                             "workers": s.workers, "timers_pending": s.timers_pending})
+        return JSONResponse(
+            {
+                "messages": s.messages,
+                "deliveries": s.deliveries,
+                "log_head": s.log_head,
+                "endpoints": [
+                    {**e, "open_until": e["open_until"].isoformat() if e["open_until"] else None} for e in s.endpoints
+                ],
+                "workers": s.workers,
+                "timers_pending": s.timers_pending,
+            }
+        )
 
     @app.get("/v1/trace/{key}", tags=["operations"])
     def get_trace(key: str) -> JSONResponse:
         found = operations.trace(hub, key)
         if not found.found:
             return problems.problem(404, "nothing-found", "Nothing found", f"no message or event matches {key!r}")
-        return JSONResponse({
-            "key": key,
-            "messages": [operations.message_view(m) for m in found.messages],
-            "events": [{"position": t.event.position, "id": t.event.envelope.id, "type": t.event.envelope.type,
-                        "subject": t.event.envelope.subject, "time": t.event.envelope.time.isoformat(),
-                        "deliveries": [operations.delivery_view(d, a) for d, a in t.deliveries]}
-                       for t in found.events]})
+        return JSONResponse(
+            {
+                "key": key,
+                "messages": [operations.message_view(m) for m in found.messages],
+                "events": [
+                    {
+                        "position": t.event.position,
+                        "id": t.event.envelope.id,
+                        "type": t.event.envelope.type,
+                        "subject": t.event.envelope.subject,
+                        "time": t.event.envelope.time.isoformat(),
+                        "deliveries": [operations.delivery_view(d, a) for d, a in t.deliveries],
+                    }
+                    for t in found.events
+                ],
+            }
+        )
 
     @app.get("/metrics", tags=["health"])
     def get_metrics() -> Response:
@@ -183,16 +232,29 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, on_intake: A
 
 
 def _intake_response(result: IntakeResult) -> JSONResponse:
-    body = {"message_id": result.message_id, "status": result.message_status.value,
-            "duplicate": result.status is IntakeStatus.DUPLICATE, "received_at": result.received_at.isoformat()}
+    body = {
+        "message_id": result.message_id,
+        "status": result.message_status.value,
+        "duplicate": result.status is IntakeStatus.DUPLICATE,
+        "received_at": result.received_at.isoformat(),
+    }
     if result.status is IntakeStatus.CONFLICT:
-        return problems.problem(409, "idempotency-conflict", "Idempotency key reused with a different payload",
-                                f"message {result.message_id} was received with this key and a different payload; "
-                                "use a new key for a new message", message_id=result.message_id)
+        return problems.problem(
+            409,
+            "idempotency-conflict",
+            "Idempotency key reused with a different payload",
+            f"message {result.message_id} was received with this key and a different payload; "
+            "use a new key for a new message",
+            message_id=result.message_id,
+        )
     if result.message_status is MessageStatus.FAILED and result.error and result.error.startswith("cannot identify"):
-        return problems.problem(422, "unreadable-message", "The message could not be read",
-                                f"{result.error}. It is kept as message {result.message_id} and can be replayed "
-                                "after a fix.", message_id=result.message_id,
-                                duplicate=result.status is IntakeStatus.DUPLICATE)
+        return problems.problem(
+            422,
+            "unreadable-message",
+            "The message could not be read",
+            f"{result.error}. It is kept as message {result.message_id} and can be replayed after a fix.",
+            message_id=result.message_id,
+            duplicate=result.status is IntakeStatus.DUPLICATE,
+        )
     status = 200 if result.status is IntakeStatus.DUPLICATE else 202
     return JSONResponse(body, status_code=status)

@@ -19,8 +19,14 @@ _STOP = object()
 
 
 class IntakeWriter:
-    def __init__(self, accept: Callable[[Sequence[NewMessage]], list[IntakeResult]], *, window_ms: float,
-                 max_batch: int, on_commit: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        accept: Callable[[Sequence[NewMessage]], list[IntakeResult]],
+        *,
+        window_ms: float,
+        max_batch: int,
+        on_commit: Callable[[int], None] | None = None,
+    ) -> None:
         self._accept = accept
         self._window = window_ms / 1000
         self._max_batch = max_batch
@@ -63,7 +69,7 @@ class IntakeWriter:
     def _commit(self, batch: list[tuple[NewMessage, Future[IntakeResult]]]) -> None:
         try:
             results = self._accept([message for message, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - every waiting request learns of the failure
+        except Exception as exc:
             log.exception("intake batch of %d failed", len(batch))
             for _, future in batch:
                 future.set_exception(exc)

@@ -13,8 +13,7 @@ PROBLEM_TYPE_BASE = "https://crossdock.dev/problems/"
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status, "detail": detail, "code": code,
-            **extra}
+    body = {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status, "detail": detail, "code": code, **extra}
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
@@ -27,8 +26,13 @@ async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
-    return problem(422, "invalid-request", "The request is not valid",
-                   "; ".join(f"{e['where']}: {e['problem']}" for e in errors), errors=errors)
+    return problem(
+        422,
+        "invalid-request",
+        "The request is not valid",
+        "; ".join(f"{e['where']}: {e['problem']}" for e in errors),
+        errors=errors,
+    )
 
 
 async def on_unexpected(_request: Request, _exc: Exception) -> JSONResponse:

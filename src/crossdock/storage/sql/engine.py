@@ -21,8 +21,7 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 5) -> Engine:
     if is_sqlite(url):
         return _sqlite_engine(url, sqlite_synchronous)
-    return sa.create_engine(_postgres_url(url), pool_size=pool_size, max_overflow=pool_size,
-                            pool_pre_ping=True)
+    return sa.create_engine(_postgres_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def _postgres_url(url: str) -> str:

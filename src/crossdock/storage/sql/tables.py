@@ -36,7 +36,8 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
 
 
 inbox_messages = sa.Table(
-    "inbox_messages", metadata,
+    "inbox_messages",
+    metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("source", sa.String(100), nullable=False),
     sa.Column("key", sa.String(600), nullable=False),
@@ -56,13 +57,15 @@ inbox_messages = sa.Table(
 )
 
 log_head = sa.Table(
-    "log_head", metadata,
+    "log_head",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("position", sa.BigInteger, nullable=False),
 )
 
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("id", sa.String(64), nullable=False, unique=True),
     sa.Column("type", sa.String(200), nullable=False),
@@ -80,7 +83,8 @@ events = sa.Table(
 )
 
 deliveries = sa.Table(
-    "deliveries", metadata,
+    "deliveries",
+    metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
     sa.Column("id", sa.String(64), nullable=False, unique=True),
     sa.Column("event_id", sa.String(64), nullable=False),
@@ -105,7 +109,8 @@ deliveries = sa.Table(
 )
 
 delivery_attempts = sa.Table(
-    "delivery_attempts", metadata,
+    "delivery_attempts",
+    metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
     sa.Column("delivery_id", sa.String(64), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
@@ -118,7 +123,8 @@ delivery_attempts = sa.Table(
 )
 
 endpoint_state = sa.Table(
-    "endpoint_state", metadata,
+    "endpoint_state",
+    metadata,
     sa.Column("endpoint", sa.String(100), primary_key=True),
     sa.Column("breaker", sa.String(16), nullable=False),
     sa.Column("failures", sa.Integer, nullable=False),
@@ -128,7 +134,8 @@ endpoint_state = sa.Table(
 )
 
 shard_leases = sa.Table(
-    "shard_leases", metadata,
+    "shard_leases",
+    metadata,
     sa.Column("pool", sa.String(20), primary_key=True),
     sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("owner", sa.String(200)),
@@ -136,7 +143,8 @@ shard_leases = sa.Table(
 )
 
 timers = sa.Table(
-    "timers", metadata,
+    "timers",
+    metadata,
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("kind", sa.String(100), nullable=False),
     sa.Column("due_at", UtcDateTime, nullable=False),
@@ -147,7 +155,8 @@ timers = sa.Table(
 )
 
 replays = sa.Table(
-    "replays", metadata,
+    "replays",
+    metadata,
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("target", sa.String(300), nullable=False),

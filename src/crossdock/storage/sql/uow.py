@@ -26,15 +26,23 @@ from crossdock.hub.ports import (
     DeliveryStatus,
     DeliveryUpdate,
     EndpointState,
+    EndpointStore,
+    EventLog,
+    InboxStore,
     IntakeResult,
     IntakeStatus,
+    LeaseStore,
     MessageStatus,
     NewDelivery,
     NewMessage,
+    OutboxStore,
+    ReplayLog,
     ReplayRecord,
     StoredEvent,
     StoredMessage,
     Timer,
+    TimerStore,
+    UnitOfWork,
 )
 from crossdock.storage.sql import tables as t
 
@@ -49,11 +57,21 @@ class _Store:
 
 
 def _message(row: RowMapping) -> StoredMessage:
-    return StoredMessage(id=row["id"], source=row["source"], key=row["key"], payload_hash=row["payload_hash"],
-                         body=bytes(row["body"]), headers=row["headers"], received_at=row["received_at"],
-                         partition_key=row["partition_key"], shard=row["shard"],
-                         status=MessageStatus(row["status"]), error=row["error"], replays=row["replays"],
-                         processed_at=row["processed_at"])
+    return StoredMessage(
+        id=row["id"],
+        source=row["source"],
+        key=row["key"],
+        payload_hash=row["payload_hash"],
+        body=bytes(row["body"]),
+        headers=row["headers"],
+        received_at=row["received_at"],
+        partition_key=row["partition_key"],
+        shard=row["shard"],
+        status=MessageStatus(row["status"]),
+        error=row["error"],
+        replays=row["replays"],
+        processed_at=row["processed_at"],
+    )
 
 
 class SqlInbox(_Store):
@@ -61,10 +79,22 @@ class SqlInbox(_Store):
         first: dict[tuple[str, str], NewMessage] = {}
         for message in messages:
             first.setdefault((message.source, message.key), message)
-        rows = [{"source": m.source, "key": m.key, "payload_hash": m.payload_hash, "body": m.body,
-                 "headers": dict(m.headers), "received_at": m.received_at, "partition_key": m.partition_key,
-                 "shard": m.shard, "status": m.status.value, "error": m.error, "replays": 0}
-                for m in first.values()]
+        rows = [
+            {
+                "source": m.source,
+                "key": m.key,
+                "payload_hash": m.payload_hash,
+                "body": m.body,
+                "headers": dict(m.headers),
+                "received_at": m.received_at,
+                "partition_key": m.partition_key,
+                "shard": m.shard,
+                "status": m.status.value,
+                "error": m.error,
+                "replays": 0,
+            }
+            for m in first.values()
+        ]
         inserted: set[tuple[str, str]] = set()
         if rows:
             stmt = self._insert(t.inbox_messages).on_conflict_do_nothing(index_elements=["source", "key"])
@@ -84,17 +114,19 @@ class SqlInbox(_Store):
                 status = IntakeStatus.DUPLICATE
             else:
                 status = IntakeStatus.CONFLICT
-            results.append(IntakeResult(status, row["id"], MessageStatus(row["status"]), row["received_at"],
-                                        row["error"]))
+            results.append(
+                IntakeResult(status, row["id"], MessageStatus(row["status"]), row["received_at"], row["error"])
+            )
         return results
 
     def _by_keys(self, idents: list[tuple[str, str]]) -> dict[tuple[str, str], RowMapping]:
         c = t.inbox_messages.c
         found: dict[tuple[str, str], RowMapping] = {}
         for start in range(0, len(idents), 400):
-            chunk = idents[start:start + 400]
+            chunk = idents[start : start + 400]
             query = sa.select(c.id, c.source, c.key, c.payload_hash, c.status, c.received_at, c.error).where(
-                sa.tuple_(c.source, c.key).in_(chunk))
+                sa.tuple_(c.source, c.key).in_(chunk)
+            )
             for row in self.conn.execute(query).mappings():
                 found[(row["source"], row["key"])] = row
         return found
@@ -106,23 +138,38 @@ class SqlInbox(_Store):
 
     def pending(self, shards: Sequence[int], limit: int) -> list[StoredMessage]:
         c = t.inbox_messages.c
-        query = (sa.select(t.inbox_messages).where(c.status == MessageStatus.PENDING.value, c.shard.in_(shards))
-                 .order_by(c.id).limit(limit))
+        query = (
+            sa.select(t.inbox_messages)
+            .where(c.status == MessageStatus.PENDING.value, c.shard.in_(shards))
+            .order_by(c.id)
+            .limit(limit)
+        )
         return [_message(r) for r in self.conn.execute(query).mappings()]
 
     def mark(self, message_id: int, status: MessageStatus, error: str | None, at: datetime) -> None:
-        self.conn.execute(t.inbox_messages.update().where(t.inbox_messages.c.id == message_id).values(
-            status=status.value, error=error, processed_at=at))
+        self.conn.execute(
+            t.inbox_messages.update()
+            .where(t.inbox_messages.c.id == message_id)
+            .values(status=status.value, error=error, processed_at=at)
+        )
 
     def requeue(self, message_id: int) -> bool:
         c = t.inbox_messages.c
-        result = self.conn.execute(t.inbox_messages.update().where(
-            c.id == message_id, c.status == MessageStatus.FAILED.value).values(
-            status=MessageStatus.PENDING.value, replays=c.replays + 1))
+        result = self.conn.execute(
+            t.inbox_messages.update()
+            .where(c.id == message_id, c.status == MessageStatus.FAILED.value)
+            .values(status=MessageStatus.PENDING.value, replays=c.replays + 1)
+        )
         return result.rowcount == 1
 
-    def find(self, *, source: str | None = None, status: MessageStatus | None = None, key: str | None = None,
-             limit: int = 100) -> list[StoredMessage]:
+    def find(
+        self,
+        *,
+        source: str | None = None,
+        status: MessageStatus | None = None,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredMessage]:
         c = t.inbox_messages.c
         query = sa.select(t.inbox_messages).order_by(c.id.desc()).limit(limit)
         if source:
@@ -139,8 +186,9 @@ class SqlInbox(_Store):
 
     def prune(self, before: datetime) -> int:
         c = t.inbox_messages.c
-        result = self.conn.execute(t.inbox_messages.delete().where(
-            c.status == MessageStatus.PROCESSED.value, c.received_at < before))
+        result = self.conn.execute(
+            t.inbox_messages.delete().where(c.status == MessageStatus.PROCESSED.value, c.received_at < before)
+        )
         return result.rowcount
 
 
@@ -158,15 +206,32 @@ class SqlLog(_Store):
             return []
         # The head row is locked until commit: positions are handed out in commit order, so the log has
         # no gap (a rolled-back batch gives its numbers back) and no reader sees a later one first.
-        end = self.conn.execute(t.log_head.update().where(t.log_head.c.id == 1).values(
-            position=t.log_head.c.position + len(envelopes)).returning(t.log_head.c.position)).scalar_one()
+        end = self.conn.execute(
+            t.log_head.update()
+            .where(t.log_head.c.id == 1)
+            .values(position=t.log_head.c.position + len(envelopes))
+            .returning(t.log_head.c.position)
+        ).scalar_one()
         start = end - len(envelopes) + 1
         recorded = self._now()
-        self.conn.execute(t.events.insert(), [
-            {"position": start + i, "id": e.id, "type": e.type, "subject": e.subject, "partition_key": e.partition,
-             "correlation_id": e.correlationid or e.id, "message_id": message_id, "time": e.time,
-             "recorded_at": recorded, "envelope": e.model_dump(mode="json", exclude_none=True)}
-            for i, e in enumerate(envelopes)])
+        self.conn.execute(
+            t.events.insert(),
+            [
+                {
+                    "position": start + i,
+                    "id": e.id,
+                    "type": e.type,
+                    "subject": e.subject,
+                    "partition_key": e.partition,
+                    "correlation_id": e.correlationid or e.id,
+                    "message_id": message_id,
+                    "time": e.time,
+                    "recorded_at": recorded,
+                    "envelope": e.model_dump(mode="json", exclude_none=True),
+                }
+                for i, e in enumerate(envelopes)
+            ],
+        )
         return list(range(start, end + 1))
 
     def read(self, after: int, limit: int) -> list[StoredEvent]:
@@ -176,8 +241,12 @@ class SqlLog(_Store):
 
     def for_subject(self, subject: str, limit: int = 200) -> list[StoredEvent]:
         c = t.events.c
-        query = (sa.select(t.events).where(sa.or_(c.subject == subject, c.correlation_id == subject,
-                                                   c.id == subject)).order_by(c.position).limit(limit))
+        query = (
+            sa.select(t.events)
+            .where(sa.or_(c.subject == subject, c.correlation_id == subject, c.id == subject))
+            .order_by(c.position)
+            .limit(limit)
+        )
         return [_event(r) for r in self.conn.execute(query).mappings()]
 
     def for_message(self, message_id: int) -> list[StoredEvent]:
@@ -195,18 +264,31 @@ class SqlLog(_Store):
     def prune(self, before: datetime) -> int:
         d = t.deliveries.c
         unresolved = sa.select(d.event_id).where(d.status != DeliveryStatus.DELIVERED.value)
-        result = self.conn.execute(t.events.delete().where(t.events.c.recorded_at < before,
-                                                           t.events.c.id.not_in(unresolved)))
+        result = self.conn.execute(
+            t.events.delete().where(t.events.c.recorded_at < before, t.events.c.id.not_in(unresolved))
+        )
         return result.rowcount
 
 
 def _delivery(row: RowMapping) -> Delivery:
-    return Delivery(id=row["id"], event_id=row["event_id"], event_type=row["event_type"], subject=row["subject"],
-                    destination=row["destination"], partition_key=row["partition_key"], shard=row["shard"],
-                    payload=row["payload"], status=DeliveryStatus(row["status"]), attempts=row["attempts"],
-                    created_at=row["created_at"], next_attempt_at=row["next_attempt_at"],
-                    last_error=row["last_error"], delivered_at=row["delivered_at"], queued_at=row["queued_at"],
-                    replays=row["replays"])
+    return Delivery(
+        id=row["id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        subject=row["subject"],
+        destination=row["destination"],
+        partition_key=row["partition_key"],
+        shard=row["shard"],
+        payload=row["payload"],
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        delivered_at=row["delivered_at"],
+        queued_at=row["queued_at"],
+        replays=row["replays"],
+    )
 
 
 class SqlOutbox(_Store):
@@ -214,49 +296,102 @@ class SqlOutbox(_Store):
         if not deliveries:
             return 0
         stmt = self._insert(t.deliveries).on_conflict_do_nothing(index_elements=["id"])
-        result = self.conn.execute(stmt, [
-            {"id": d.id, "event_id": d.event_id, "event_type": d.event_type, "subject": d.subject,
-             "destination": d.destination, "partition_key": d.partition_key, "shard": d.shard,
-             "payload": dict(d.payload), "status": DeliveryStatus.PENDING.value, "attempts": 0, "replays": 0,
-             "created_at": d.created_at, "queued_at": d.created_at, "next_attempt_at": d.next_attempt_at}
-            for d in deliveries])
+        result = self.conn.execute(
+            stmt,
+            [
+                {
+                    "id": d.id,
+                    "event_id": d.event_id,
+                    "event_type": d.event_type,
+                    "subject": d.subject,
+                    "destination": d.destination,
+                    "partition_key": d.partition_key,
+                    "shard": d.shard,
+                    "payload": dict(d.payload),
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "replays": 0,
+                    "created_at": d.created_at,
+                    "queued_at": d.created_at,
+                    "next_attempt_at": d.next_attempt_at,
+                }
+                for d in deliveries
+            ],
+        )
         return max(result.rowcount, 0)
 
     def due(self, shards: Sequence[int], now: datetime, limit: int) -> list[Delivery]:
         d = t.deliveries
         earlier = d.alias("earlier")
         waiting_ahead = sa.exists().where(
-            earlier.c.destination == d.c.destination, earlier.c.partition_key == d.c.partition_key,
-            earlier.c.status == DeliveryStatus.PENDING.value, earlier.c.seq < d.c.seq,
-            earlier.c.next_attempt_at > now)
-        query = (sa.select(d).where(d.c.status == DeliveryStatus.PENDING.value, d.c.next_attempt_at <= now,
-                                    d.c.shard.in_(shards), ~waiting_ahead)
-                 .order_by(d.c.seq).limit(limit))
+            earlier.c.destination == d.c.destination,
+            earlier.c.partition_key == d.c.partition_key,
+            earlier.c.status == DeliveryStatus.PENDING.value,
+            earlier.c.seq < d.c.seq,
+            earlier.c.next_attempt_at > now,
+        )
+        query = (
+            sa.select(d)
+            .where(
+                d.c.status == DeliveryStatus.PENDING.value,
+                d.c.next_attempt_at <= now,
+                d.c.shard.in_(shards),
+                ~waiting_ahead,
+            )
+            .order_by(d.c.seq)
+            .limit(limit)
+        )
         return [_delivery(r) for r in self.conn.execute(query).mappings()]
 
     def postpone(self, delivery_ids: Sequence[str], until: datetime) -> None:
         if delivery_ids:
-            self.conn.execute(t.deliveries.update().where(t.deliveries.c.id.in_(delivery_ids)).values(
-                next_attempt_at=until))
+            self.conn.execute(
+                t.deliveries.update().where(t.deliveries.c.id.in_(delivery_ids)).values(next_attempt_at=until)
+            )
 
     def record(self, updates: Sequence[DeliveryUpdate]) -> None:
         if not updates:
             return
         d = t.deliveries
         self.conn.execute(
-            d.update().where(d.c.id == sa.bindparam("b_id")).values(
-                status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"),
-                next_attempt_at=sa.bindparam("b_next"), last_error=sa.bindparam("b_error"),
-                delivered_at=sa.bindparam("b_delivered")),
-            [{"b_id": u.delivery_id, "b_status": u.status.value, "b_attempts": u.attempts,
-              "b_next": u.next_attempt_at, "b_error": u.last_error, "b_delivered": u.delivered_at}
-             for u in updates])
+            d.update()
+            .where(d.c.id == sa.bindparam("b_id"))
+            .values(
+                status=sa.bindparam("b_status"),
+                attempts=sa.bindparam("b_attempts"),
+                next_attempt_at=sa.bindparam("b_next"),
+                last_error=sa.bindparam("b_error"),
+                delivered_at=sa.bindparam("b_delivered"),
+            ),
+            [
+                {
+                    "b_id": u.delivery_id,
+                    "b_status": u.status.value,
+                    "b_attempts": u.attempts,
+                    "b_next": u.next_attempt_at,
+                    "b_error": u.last_error,
+                    "b_delivered": u.delivered_at,
+                }
+                for u in updates
+            ],
+        )
         attempts = [u.attempt for u in updates if u.attempt is not None]
         if attempts:
-            self.conn.execute(t.delivery_attempts.insert(), [
-                {"delivery_id": a.delivery_id, "number": a.number, "at": a.at, "outcome": a.outcome.value,
-                 "status_code": a.status_code, "error": a.error, "duration_ms": a.duration_ms}
-                for a in attempts])
+            self.conn.execute(
+                t.delivery_attempts.insert(),
+                [
+                    {
+                        "delivery_id": a.delivery_id,
+                        "number": a.number,
+                        "at": a.at,
+                        "outcome": a.outcome.value,
+                        "status_code": a.status_code,
+                        "error": a.error,
+                        "duration_ms": a.duration_ms,
+                    }
+                    for a in attempts
+                ],
+            )
 
     def get(self, delivery_id: str) -> Delivery | None:
         row = self.conn.execute(sa.select(t.deliveries).where(t.deliveries.c.id == delivery_id)).mappings().first()
@@ -264,10 +399,21 @@ class SqlOutbox(_Store):
 
     def attempts(self, delivery_id: str) -> list[Attempt]:
         a = t.delivery_attempts.c
-        rows = self.conn.execute(sa.select(t.delivery_attempts).where(a.delivery_id == delivery_id)
-                                 .order_by(a.seq)).mappings()
-        return [Attempt(r["delivery_id"], r["number"], r["at"], AttemptOutcome(r["outcome"]), r["status_code"],
-                        r["error"], r["duration_ms"]) for r in rows]
+        rows = self.conn.execute(
+            sa.select(t.delivery_attempts).where(a.delivery_id == delivery_id).order_by(a.seq)
+        ).mappings()
+        return [
+            Attempt(
+                r["delivery_id"],
+                r["number"],
+                r["at"],
+                AttemptOutcome(r["outcome"]),
+                r["status_code"],
+                r["error"],
+                r["duration_ms"],
+            )
+            for r in rows
+        ]
 
     def find(self, flt: DeliveryFilter) -> list[Delivery]:
         c = t.deliveries.c
@@ -293,12 +439,18 @@ class SqlOutbox(_Store):
 
     def revive(self, delivery_id: str, now: datetime, payload: Mapping[str, Any] | None) -> bool:
         c = t.deliveries.c
-        values: dict[str, Any] = {"status": DeliveryStatus.PENDING.value, "attempts": 0, "next_attempt_at": now,
-                                  "queued_at": now, "replays": c.replays + 1}
+        values: dict[str, Any] = {
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "queued_at": now,
+            "replays": c.replays + 1,
+        }
         if payload is not None:
             values["payload"] = dict(payload)
-        result = self.conn.execute(t.deliveries.update().where(
-            c.id == delivery_id, c.status == DeliveryStatus.DEAD.value).values(**values))
+        result = self.conn.execute(
+            t.deliveries.update().where(c.id == delivery_id, c.status == DeliveryStatus.DEAD.value).values(**values)
+        )
         return result.rowcount == 1
 
     def counts(self) -> dict[str, int]:
@@ -309,17 +461,20 @@ class SqlOutbox(_Store):
         c = t.deliveries.c
         old = sa.select(c.id).where(c.status == DeliveryStatus.DELIVERED.value, c.delivered_at < before)
         self.conn.execute(t.delivery_attempts.delete().where(t.delivery_attempts.c.delivery_id.in_(old)))
-        result = self.conn.execute(t.deliveries.delete().where(
-            c.status == DeliveryStatus.DELIVERED.value, c.delivered_at < before))
+        result = self.conn.execute(
+            t.deliveries.delete().where(c.status == DeliveryStatus.DELIVERED.value, c.delivered_at < before)
+        )
         return result.rowcount
 
 
 class SqlEndpoints(_Store):
     def load(self, endpoint: str) -> EndpointState:
         c = t.endpoint_state.c
-        self.conn.execute(self._insert(t.endpoint_state).values(
-            endpoint=endpoint, breaker=BreakerState.CLOSED.value, failures=0, tokens=-1.0
-        ).on_conflict_do_nothing(index_elements=["endpoint"]))
+        self.conn.execute(
+            self._insert(t.endpoint_state)
+            .values(endpoint=endpoint, breaker=BreakerState.CLOSED.value, failures=0, tokens=-1.0)
+            .on_conflict_do_nothing(index_elements=["endpoint"])
+        )
         query = sa.select(t.endpoint_state).where(c.endpoint == endpoint)
         if self.postgres:
             query = query.with_for_update()
@@ -327,17 +482,31 @@ class SqlEndpoints(_Store):
         return _endpoint(row)
 
     def save(self, state: EndpointState) -> None:
-        self.conn.execute(t.endpoint_state.update().where(t.endpoint_state.c.endpoint == state.endpoint).values(
-            breaker=state.breaker.value, failures=state.failures, open_until=state.open_until,
-            tokens=state.tokens, tokens_at=state.tokens_at))
+        self.conn.execute(
+            t.endpoint_state.update()
+            .where(t.endpoint_state.c.endpoint == state.endpoint)
+            .values(
+                breaker=state.breaker.value,
+                failures=state.failures,
+                open_until=state.open_until,
+                tokens=state.tokens,
+                tokens_at=state.tokens_at,
+            )
+        )
 
     def all(self) -> list[EndpointState]:
         return [_endpoint(r) for r in self.conn.execute(sa.select(t.endpoint_state)).mappings()]
 
 
 def _endpoint(row: RowMapping) -> EndpointState:
-    return EndpointState(endpoint=row["endpoint"], breaker=BreakerState(row["breaker"]), failures=row["failures"],
-                         open_until=row["open_until"], tokens=row["tokens"], tokens_at=row["tokens_at"])
+    return EndpointState(
+        endpoint=row["endpoint"],
+        breaker=BreakerState(row["breaker"]),
+        failures=row["failures"],
+        open_until=row["open_until"],
+        tokens=row["tokens"],
+        tokens_at=row["tokens_at"],
+    )
 
 
 class SqlLeases(_Store):
@@ -346,24 +515,46 @@ class SqlLeases(_Store):
         expires = now + timedelta(seconds=ttl_seconds)
         known = self.conn.execute(sa.select(sa.func.count()).where(c.pool == pool)).scalar_one()
         if known < shards:
-            self.conn.execute(self._insert(t.shard_leases).on_conflict_do_nothing(
-                index_elements=["pool", "shard"]), [{"pool": pool, "shard": s} for s in range(shards)])
-        live = {r[0] for r in self.conn.execute(sa.select(c.owner).where(
-            c.pool == pool, c.owner.is_not(None), c.expires_at > now, c.shard < shards).distinct())}
+            self.conn.execute(
+                self._insert(t.shard_leases).on_conflict_do_nothing(index_elements=["pool", "shard"]),
+                [{"pool": pool, "shard": s} for s in range(shards)],
+            )
+        live = {
+            r[0]
+            for r in self.conn.execute(
+                sa.select(c.owner)
+                .where(c.pool == pool, c.owner.is_not(None), c.expires_at > now, c.shard < shards)
+                .distinct()
+            )
+        }
         fair = math.ceil(shards / len(live | {owner}))
         self.conn.execute(t.shard_leases.update().where(c.pool == pool, c.owner == owner).values(expires_at=expires))
-        mine = sorted(r[0] for r in self.conn.execute(sa.select(c.shard).where(
-            c.pool == pool, c.owner == owner, c.shard < shards)))
+        mine = sorted(
+            r[0]
+            for r in self.conn.execute(sa.select(c.shard).where(c.pool == pool, c.owner == owner, c.shard < shards))
+        )
         if len(mine) > fair:
             extra = mine[fair:]
-            self.conn.execute(t.shard_leases.update().where(c.pool == pool, c.shard.in_(extra)).values(
-                owner=None, expires_at=None))
+            self.conn.execute(
+                t.shard_leases.update().where(c.pool == pool, c.shard.in_(extra)).values(owner=None, expires_at=None)
+            )
             return mine[:fair]
         free = sa.or_(c.owner.is_(None), c.expires_at <= now)
-        for shard in self.conn.execute(sa.select(c.shard).where(c.pool == pool, c.shard < shards, free)
-                                       .order_by(c.shard).limit(fair - len(mine))).scalars().all():
-            taken = self.conn.execute(t.shard_leases.update().where(c.pool == pool, c.shard == shard, free).values(
-                owner=owner, expires_at=expires))
+        for shard in (
+            self.conn.execute(
+                sa.select(c.shard)
+                .where(c.pool == pool, c.shard < shards, free)
+                .order_by(c.shard)
+                .limit(fair - len(mine))
+            )
+            .scalars()
+            .all()
+        ):
+            taken = self.conn.execute(
+                t.shard_leases.update()
+                .where(c.pool == pool, c.shard == shard, free)
+                .values(owner=owner, expires_at=expires)
+            )
             if taken.rowcount == 1:
                 mine.append(shard)
         return sorted(mine)
@@ -372,42 +563,55 @@ class SqlLeases(_Store):
         if not shards:
             return []
         c = t.shard_leases.c
-        result = self.conn.execute(t.shard_leases.update().where(
-            c.pool == pool, c.owner == owner, c.shard.in_(shards)).values(
-            expires_at=now + timedelta(seconds=ttl_seconds)).returning(c.shard))
+        result = self.conn.execute(
+            t.shard_leases.update()
+            .where(c.pool == pool, c.owner == owner, c.shard.in_(shards))
+            .values(expires_at=now + timedelta(seconds=ttl_seconds))
+            .returning(c.shard)
+        )
         return sorted(r[0] for r in result)
 
     def release(self, pool: str, owner: str) -> None:
         c = t.shard_leases.c
-        self.conn.execute(t.shard_leases.update().where(c.pool == pool, c.owner == owner).values(
-            owner=None, expires_at=None))
+        self.conn.execute(
+            t.shard_leases.update().where(c.pool == pool, c.owner == owner).values(owner=None, expires_at=None)
+        )
 
     def owners(self, now: datetime) -> dict[str, dict[str, int]]:
         c = t.shard_leases.c
         found: dict[str, dict[str, int]] = {}
         for pool, owner, count in self.conn.execute(
-                sa.select(c.pool, c.owner, sa.func.count()).where(c.owner.is_not(None), c.expires_at > now)
-                .group_by(c.pool, c.owner)):
+            sa.select(c.pool, c.owner, sa.func.count())
+            .where(c.owner.is_not(None), c.expires_at > now)
+            .group_by(c.pool, c.owner)
+        ):
             found.setdefault(pool, {})[owner] = count
         return found
 
 
 def _timer(row: RowMapping) -> Timer:
-    return Timer(key=row["key"], kind=row["kind"], due_at=row["due_at"], payload=row["payload"],
-                 fired_at=row["fired_at"], last_error=row["last_error"])
+    return Timer(
+        key=row["key"],
+        kind=row["kind"],
+        due_at=row["due_at"],
+        payload=row["payload"],
+        fired_at=row["fired_at"],
+        last_error=row["last_error"],
+    )
 
 
 class SqlTimers(_Store):
     def schedule(self, timer: Timer) -> bool:
-        result = self.conn.execute(self._insert(t.timers).values(
-            key=timer.key, kind=timer.kind, due_at=timer.due_at, payload=dict(timer.payload)
-        ).on_conflict_do_nothing(index_elements=["key"]))
+        result = self.conn.execute(
+            self._insert(t.timers)
+            .values(key=timer.key, kind=timer.kind, due_at=timer.due_at, payload=dict(timer.payload))
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
         return result.rowcount == 1
 
     def due(self, now: datetime, limit: int) -> list[Timer]:
         c = t.timers.c
-        query = (sa.select(t.timers).where(c.fired_at.is_(None), c.due_at <= now).order_by(c.due_at)
-                 .limit(limit))
+        query = sa.select(t.timers).where(c.fired_at.is_(None), c.due_at <= now).order_by(c.due_at).limit(limit)
         if self.postgres:
             query = query.with_for_update(skip_locked=True)
         return [_timer(r) for r in self.conn.execute(query).mappings()]
@@ -434,8 +638,11 @@ class SqlTimers(_Store):
 
 class SqlReplays(_Store):
     def add(self, record: ReplayRecord) -> None:
-        self.conn.execute(t.replays.insert().values(kind=record.kind, target=record.target, at=record.at,
-                                                    actor=record.actor, note=record.note))
+        self.conn.execute(
+            t.replays.insert().values(
+                kind=record.kind, target=record.target, at=record.at, actor=record.actor, note=record.note
+            )
+        )
 
     def recent(self, limit: int = 100) -> list[ReplayRecord]:
         rows = self.conn.execute(sa.select(t.replays).order_by(t.replays.c.seq.desc()).limit(limit)).mappings()
@@ -444,6 +651,14 @@ class SqlReplays(_Store):
 
 class SqlUnitOfWork:
     """One connection and one transaction; stores are bound to it on entry."""
+
+    inbox: InboxStore
+    log: EventLog
+    outbox: OutboxStore
+    endpoints: EndpointStore
+    leases: LeaseStore
+    timers: TimerStore
+    replays: ReplayLog
 
     def __init__(self, engine: Engine, now: Any) -> None:
         self._engine = engine
@@ -487,5 +702,5 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
         self._now = now
 
-    def __call__(self) -> SqlUnitOfWork:
+    def __call__(self) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, self._now)

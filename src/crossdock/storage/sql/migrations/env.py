@@ -9,8 +9,7 @@ from crossdock.storage.sql.tables import metadata
 engine = context.config.attributes["engine"]
 
 with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
