@@ -58,6 +58,7 @@ class RetentionSettings(_Strict):
 
 class SourceSettings(_Strict):
     kind: Literal["generic"] = "generic"
+    format: Literal["json", "raw"] = "json"
     event_type: str = "crossdock.message.received.v1"
     subject_field: str = "id"
     partition_field: str | None = None

@@ -1,4 +1,4 @@
-"""Generic JSON intake: identify a message cheaply at intake, map it fully in a worker."""
+"""Generic intake (JSON, or any payload as raw text): identify cheaply at intake, map fully in a worker."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ class GenericInbound:
     rules: mapping.GenericMapping
 
     def identify(self, body: bytes, headers: Mapping[str, str]) -> Identity:
+        if self.rules.format == "raw":
+            return Identity(
+                key=None,
+                business_key=headers.get(mapping.BUSINESS_KEY_HEADER),
+                partition_key=headers.get(mapping.PARTITION_KEY_HEADER),
+            )
         payload = mapping.parse_json(body)
         if mapping.is_cloudevent(payload):
             subject = payload.get("subject") or payload["id"]
@@ -30,6 +36,18 @@ class GenericInbound:
         return Identity(key=sender_id, business_key=business_key, partition_key=partition)
 
     def to_events(self, message: StoredMessage) -> list[Envelope]:
+        if self.rules.format == "raw":
+            return [
+                mapping.raw_to_envelope(
+                    message.body,
+                    self.rules,
+                    source=message.source,
+                    message_key=message.key,
+                    payload_hash=message.payload_hash,
+                    received_at=message.received_at,
+                    headers=message.headers,
+                )
+            ]
         payload = mapping.parse_json(message.body)
         return [
             mapping.to_envelope(

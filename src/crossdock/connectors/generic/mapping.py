@@ -6,18 +6,23 @@ in an envelope of the source's configured event type, with the subject taken fro
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from crossdock.domain.events import Envelope, derive_id
 from crossdock.hub.errors import MappingError
 
+BUSINESS_KEY_HEADER = "x-business-key"
+PARTITION_KEY_HEADER = "x-partition-key"
+
 
 @dataclass(frozen=True)
 class GenericMapping:
+    format: Literal["json", "raw"] = "json"
     event_type: str = "crossdock.message.received.v1"
     subject_field: str = "id"
     partition_field: str | None = None
@@ -85,6 +90,43 @@ def to_envelope(
             "data": dict(payload),
             "partitionkey": partition,
             **{k: v for k, v in trace.items() if v},
+        }
+    )
+
+
+def raw_to_envelope(
+    body: bytes,
+    mapping: GenericMapping,
+    *,
+    source: str,
+    message_key: str,
+    payload_hash: str,
+    received_at: datetime,
+    headers: Mapping[str, str],
+) -> Envelope:
+    """Any payload at all (XML, CSV, a flat file): carried as text, or base64 when it is not UTF-8."""
+    try:
+        content: dict[str, Any] = {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        content = {"base64": base64.b64encode(body).decode("ascii")}
+    subject = headers.get(BUSINESS_KEY_HEADER) or f"sha256:{payload_hash[:16]}"
+    return _validated(
+        {
+            "id": derive_id("message", source, message_key, "0"),
+            "source": f"crossdock/{source}",
+            "type": mapping.event_type,
+            "subject": subject,
+            "time": received_at,
+            "data": {"content_type": headers.get("content-type"), **content},
+            "partitionkey": headers.get(PARTITION_KEY_HEADER),
+            **{
+                k: v
+                for k, v in {
+                    "traceparent": headers.get("traceparent"),
+                    "correlationid": headers.get("x-correlation-id"),
+                }.items()
+                if v
+            },
         }
     )
 
