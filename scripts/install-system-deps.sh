@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite and benchmarks need (Debian/Ubuntu).
 #
-# Currently: the PostgreSQL server binaries (initdb, pg_ctl), used by
-# scripts/postgres.sh to run throwaway clusters. Safe to run repeatedly; does
-# nothing when they are already present. Must run as root (or with sudo available).
+# - postgresql: the server binaries (initdb, pg_ctl) used by scripts/postgres.sh
+#   to run throwaway clusters;
+# - make, and python3 with venv support, when they are missing.
+# Safe to run repeatedly; does nothing when everything is present. Must run as
+# root (or with sudo available).
 #
 # The package's default cluster (usually "main" on port 5432) is not used by this
 # project; if the install created and started it, it is stopped again.
@@ -15,8 +17,17 @@ have_pg_server() {
     scripts/postgres.sh bindir >/dev/null 2>&1
 }
 
-if have_pg_server; then
-    echo "install-system-deps: PostgreSQL server binaries already installed ($(scripts/postgres.sh bindir))"
+PACKAGES=()
+have_pg_server || PACKAGES+=(postgresql)
+command -v make >/dev/null 2>&1 || PACKAGES+=(make)
+if ! command -v python3 >/dev/null 2>&1; then
+    PACKAGES+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    PACKAGES+=(python3-venv)
+fi
+
+if [[ ${#PACKAGES[@]} -eq 0 ]]; then
+    echo "install-system-deps: nothing to do (PostgreSQL server binaries at $(scripts/postgres.sh bindir))"
     exit 0
 fi
 
@@ -37,14 +48,14 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-echo "install-system-deps: installing postgresql"
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+echo "install-system-deps: installing ${PACKAGES[*]}"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    postgresql </dev/null
+    "${PACKAGES[@]}" </dev/null
 
 # The project never uses the package's default cluster; stop it if it was started
 # so it does not hold port 5432 or memory. Failure here is harmless.
-if command -v pg_lsclusters >/dev/null 2>&1; then
+if [[ " ${PACKAGES[*]} " == *" postgresql "* ]] && command -v pg_lsclusters >/dev/null 2>&1; then
     while read -r version name _port status _rest; do
         if [[ "$status" == online* ]]; then
             echo "install-system-deps: stopping default cluster $version/$name (not used by this project)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from crossdock.domain.events import Envelope
@@ -106,51 +106,100 @@ Deliveries = Callable[[UnitOfWork, Sequence[StoredEvent], datetime], None]
 
 
 @dataclass
+class _Pending:
+    """Events and processed messages of a batch, written with one statement each at the end."""
+
+    events: list[tuple[Envelope, int | None]] = field(default_factory=list)
+    processed: list[int] = field(default_factory=list)
+
+
+@dataclass
 class Processor:
-    """Maps pending messages to events, runs handlers, queues deliveries: one unit of work per batch,
-    a savepoint per message so that one bad message fails alone."""
+    """Maps pending messages to events, runs handlers, queues deliveries: one unit of work per batch.
+
+    The batch is tried whole first, with its log, outbox and status writes done in bulk. If anything in it
+    fails, it is rolled back and redone with a savepoint per message, so that one bad message fails alone
+    and the others still commit together."""
 
     adapters: Mapping[str, InboundAdapter]
     router: Router
     enqueue_deliveries: Deliveries
 
     def process(self, uow: UnitOfWork, messages: Sequence[StoredMessage], now: datetime) -> tuple[int, int]:
-        done = failed = 0
+        mapped: list[tuple[StoredMessage, list[Envelope]]] = []
+        failures: list[tuple[StoredMessage, str]] = []
         for message in messages:
             try:
-                with uow.savepoint():
-                    self._process_one(uow, message, now)
-                done += 1
+                mapped.append((message, self._map(message)))
             except Exception as exc:  # noqa: BLE001 - recorded on the message, never lost
-                log.warning("message %s from %s failed: %s", message.id, message.source, exc)
-                uow.inbox.mark(message.id, MessageStatus.FAILED, _reason(exc), now)
-                failed += 1
-        return done, failed
+                failures.append((message, _reason(exc)))
+        try:
+            with uow.savepoint():
+                self._handle(uow, mapped, now)
+        except Exception as exc:  # noqa: BLE001 - the batch is redone one message at a time
+            log.info("batch of %d failed (%s); handling one message at a time", len(mapped), exc)
+            failures.extend(self._handle_one_by_one(uow, mapped, now))
+        for message, reason in failures:
+            log.warning("message %s from %s failed: %s", message.id, message.source, reason)
+            uow.inbox.mark([message.id], MessageStatus.FAILED, reason, now)
+        return len(messages) - len(failures), len(failures)
 
-    def _process_one(self, uow: UnitOfWork, message: StoredMessage, now: datetime) -> None:
+    def _map(self, message: StoredMessage) -> list[Envelope]:
         adapter = self.adapters.get(message.source)
         if adapter is None:
             raise UnknownSource(f"source {message.source!r} is no longer configured")
-        self.publish(uow, adapter.to_events(message), message.id, now)
-        uow.inbox.mark(message.id, MessageStatus.PROCESSED, None, now)
+        return adapter.to_events(message)
+
+    def _handle(self, uow: UnitOfWork, mapped: Sequence[tuple[StoredMessage, list[Envelope]]], now: datetime) -> None:
+        pending = _Pending()
+        for message, events in mapped:
+            self._cascade(uow, events, message.id, now, pending)
+            pending.processed.append(message.id)
+        self._flush(uow, pending, now)
+
+    def _handle_one_by_one(
+        self, uow: UnitOfWork, mapped: Sequence[tuple[StoredMessage, list[Envelope]]], now: datetime
+    ) -> list[tuple[StoredMessage, str]]:
+        failures = []
+        for message, events in mapped:
+            try:
+                with uow.savepoint():
+                    self._handle(uow, [(message, events)], now)
+            except Exception as exc:  # noqa: BLE001 - recorded on the message, never lost
+                failures.append((message, _reason(exc)))
+        return failures
 
     def publish(self, uow: UnitOfWork, events: Sequence[Envelope], message_id: int | None, now: datetime) -> None:
         """Append events, run their handlers (which may emit more), and queue their deliveries."""
-        pending = list(events)
+        pending = _Pending()
+        self._cascade(uow, events, message_id, now, pending)
+        self._flush(uow, pending, now)
+
+    def _cascade(
+        self, uow: UnitOfWork, events: Sequence[Envelope], message_id: int | None, now: datetime, pending: _Pending
+    ) -> None:
+        """Run the handlers of each event in order; what they emit is handled right after, before the next
+        message, so that one partition's events keep their order."""
+        queue = list(events)
         for _depth in range(MAX_CASCADE_DEPTH):
-            if not pending:
+            if not queue:
                 return
-            positions = uow.log.append(pending, message_id)
-            stored = [StoredEvent(p, e, message_id) for p, e in zip(positions, pending, strict=True)]
             follow_ups: list[Envelope] = []
-            for event in pending:
+            for event in queue:
+                pending.events.append((event, message_id))
                 for handler in self.router.handlers_for(event.type):
                     context = HandlerContext(uow=uow, now=now, cause=event)
                     handler(event, context)
                     follow_ups.extend(context.emitted)
-            self.enqueue_deliveries(uow, stored, now)
-            pending = follow_ups
+            queue = follow_ups
         raise RuntimeError(f"handlers kept emitting events past depth {MAX_CASCADE_DEPTH}: a loop?")
+
+    def _flush(self, uow: UnitOfWork, pending: _Pending, now: datetime) -> None:
+        positions = uow.log.append(pending.events)
+        stored = [StoredEvent(p, e, m) for p, (e, m) in zip(positions, pending.events, strict=True)]
+        self.enqueue_deliveries(uow, stored, now)
+        if pending.processed:
+            uow.inbox.mark(pending.processed, MessageStatus.PROCESSED, None, now)
 
 
 def _reason(exc: Exception) -> str:

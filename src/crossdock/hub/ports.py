@@ -210,7 +210,7 @@ class InboxStore(Protocol):
     def pending(self, shards: Sequence[int], limit: int) -> list[StoredMessage]:
         """Pending messages of these shards, oldest first."""
 
-    def mark(self, message_id: int, status: MessageStatus, error: str | None, at: datetime) -> None: ...
+    def mark(self, message_ids: Sequence[int], status: MessageStatus, error: str | None, at: datetime) -> None: ...
 
     def requeue(self, message_id: int) -> bool:
         """Put a failed message back to pending for another try; False if it was not failed."""
@@ -231,8 +231,9 @@ class InboxStore(Protocol):
 
 
 class EventLog(Protocol):
-    def append(self, envelopes: Sequence[Envelope], message_id: int | None) -> list[int]:
-        """Append in order; positions are global, gap-free and never reused."""
+    def append(self, entries: Sequence[tuple[Envelope, int | None]]) -> list[int]:
+        """Append events (each with the message it came from) in order; positions are global, gap-free and
+        never reused."""
 
     def read(self, after: int, limit: int) -> list[StoredEvent]: ...
 

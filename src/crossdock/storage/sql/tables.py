@@ -102,7 +102,7 @@ deliveries = sa.Table(
     sa.Column("next_attempt_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("delivered_at", UtcDateTime),
-    sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_deliveries_due", "status", "seq"),
     sa.Index("ix_deliveries_partition", "destination", "partition_key", "status", "seq"),
     sa.Index("ix_deliveries_event", "event_id"),
     sa.Index("ix_deliveries_delivered", "delivered_at"),

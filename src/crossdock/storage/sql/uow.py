@@ -7,6 +7,7 @@ Must not: decide business outcomes; it stores what the hub decided.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -146,11 +147,12 @@ class SqlInbox(_Store):
         )
         return [_message(r) for r in self.conn.execute(query).mappings()]
 
-    def mark(self, message_id: int, status: MessageStatus, error: str | None, at: datetime) -> None:
+    def mark(self, message_ids: Sequence[int], status: MessageStatus, error: str | None, at: datetime) -> None:
+        if not message_ids:
+            return
         self.conn.execute(
-            t.inbox_messages.update()
-            .where(t.inbox_messages.c.id == message_id)
-            .values(status=status.value, error=error, processed_at=at)
+            t.inbox_messages.update().where(t.inbox_messages.c.id.in_(message_ids)),
+            {"status": status.value, "error": error, "processed_at": at},
         )
 
     def requeue(self, message_id: int) -> bool:
@@ -201,18 +203,18 @@ class SqlLog(_Store):
         super().__init__(conn)
         self._now = now
 
-    def append(self, envelopes: Sequence[Envelope], message_id: int | None) -> list[int]:
-        if not envelopes:
+    def append(self, entries: Sequence[tuple[Envelope, int | None]]) -> list[int]:
+        if not entries:
             return []
         # The head row is locked until commit: positions are handed out in commit order, so the log has
         # no gap (a rolled-back batch gives its numbers back) and no reader sees a later one first.
         end = self.conn.execute(
             t.log_head.update()
             .where(t.log_head.c.id == 1)
-            .values(position=t.log_head.c.position + len(envelopes))
+            .values(position=t.log_head.c.position + len(entries))
             .returning(t.log_head.c.position)
         ).scalar_one()
-        start = end - len(envelopes) + 1
+        start = end - len(entries) + 1
         recorded = self._now()
         self.conn.execute(
             t.events.insert(),
@@ -229,7 +231,7 @@ class SqlLog(_Store):
                     "recorded_at": recorded,
                     "envelope": e.model_dump(mode="json", exclude_none=True),
                 }
-                for i, e in enumerate(envelopes)
+                for i, (e, message_id) in enumerate(entries)
             ],
         )
         return list(range(start, end + 1))
@@ -295,30 +297,34 @@ class SqlOutbox(_Store):
     def enqueue(self, deliveries: Sequence[NewDelivery]) -> int:
         if not deliveries:
             return 0
-        stmt = self._insert(t.deliveries).on_conflict_do_nothing(index_elements=["id"])
-        result = self.conn.execute(
-            stmt,
-            [
-                {
-                    "id": d.id,
-                    "event_id": d.event_id,
-                    "event_type": d.event_type,
-                    "subject": d.subject,
-                    "destination": d.destination,
-                    "partition_key": d.partition_key,
-                    "shard": d.shard,
-                    "payload": dict(d.payload),
-                    "status": DeliveryStatus.PENDING.value,
-                    "attempts": 0,
-                    "replays": 0,
-                    "created_at": d.created_at,
-                    "queued_at": d.created_at,
-                    "next_attempt_at": d.next_attempt_at,
-                }
-                for d in deliveries
-            ],
-        )
-        return max(result.rowcount, 0)
+        rows = [
+            {
+                "id": d.id,
+                "event_id": d.event_id,
+                "event_type": d.event_type,
+                "subject": d.subject,
+                "destination": d.destination,
+                "partition_key": d.partition_key,
+                "shard": d.shard,
+                "payload": dict(d.payload),
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "replays": 0,
+                "created_at": d.created_at,
+                "queued_at": d.created_at,
+                "next_attempt_at": d.next_attempt_at,
+            }
+            for d in deliveries
+        ]
+        try:
+            # Plain INSERTs are cached compiled statements; ON CONFLICT ones are compiled anew each time, so
+            # they are kept for the rare batch that repeats a delivery id.
+            with self.conn.begin_nested():
+                self.conn.execute(t.deliveries.insert(), rows)
+            return len(rows)
+        except sa.exc.IntegrityError:
+            stmt = self._insert(t.deliveries).on_conflict_do_nothing(index_elements=["id"])
+            return max(self.conn.execute(stmt, rows).rowcount, 0)
 
     def due(self, shards: Sequence[int], now: datetime, limit: int) -> list[Delivery]:
         d = t.deliveries
@@ -470,16 +476,18 @@ class SqlOutbox(_Store):
 class SqlEndpoints(_Store):
     def load(self, endpoint: str) -> EndpointState:
         c = t.endpoint_state.c
+        query = sa.select(t.endpoint_state).where(c.endpoint == endpoint)
+        if self.postgres:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        if row is not None:
+            return _endpoint(row)
         self.conn.execute(
             self._insert(t.endpoint_state)
             .values(endpoint=endpoint, breaker=BreakerState.CLOSED.value, failures=0, tokens=-1.0)
             .on_conflict_do_nothing(index_elements=["endpoint"])
         )
-        query = sa.select(t.endpoint_state).where(c.endpoint == endpoint)
-        if self.postgres:
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().one()
-        return _endpoint(row)
+        return _endpoint(self.conn.execute(query).mappings().one())
 
     def save(self, state: EndpointState) -> None:
         self.conn.execute(
@@ -509,11 +517,23 @@ def _endpoint(row: RowMapping) -> EndpointState:
     )
 
 
+def _presence_shard(owner: str) -> int:
+    """Each owner's presence row sits at a negative shard number of its own, outside the real shards."""
+    return -1 - (zlib.crc32(owner.encode("utf-8")) & 0x7FFFFFFF)
+
+
 class SqlLeases(_Store):
     def rebalance(self, pool: str, owner: str, shards: int, now: datetime, ttl_seconds: float) -> list[int]:
         c = t.shard_leases.c
         expires = now + timedelta(seconds=ttl_seconds)
-        known = self.conn.execute(sa.select(sa.func.count()).where(c.pool == pool)).scalar_one()
+        # A presence row makes an owner that holds no shard yet count as live, so that the others give up
+        # shards toward its fair share; without it a worker that joins late would wait forever.
+        self.conn.execute(
+            self._insert(t.shard_leases)
+            .values(pool=pool, shard=_presence_shard(owner), owner=owner, expires_at=expires)
+            .on_conflict_do_update(index_elements=["pool", "shard"], set_={"owner": owner, "expires_at": expires})
+        )
+        known = self.conn.execute(sa.select(sa.func.count()).where(c.pool == pool, c.shard >= 0)).scalar_one()
         if known < shards:
             self.conn.execute(
                 self._insert(t.shard_leases).on_conflict_do_nothing(index_elements=["pool", "shard"]),
@@ -531,7 +551,9 @@ class SqlLeases(_Store):
         self.conn.execute(t.shard_leases.update().where(c.pool == pool, c.owner == owner).values(expires_at=expires))
         mine = sorted(
             r[0]
-            for r in self.conn.execute(sa.select(c.shard).where(c.pool == pool, c.owner == owner, c.shard < shards))
+            for r in self.conn.execute(
+                sa.select(c.shard).where(c.pool == pool, c.owner == owner, c.shard >= 0, c.shard < shards)
+            )
         )
         if len(mine) > fair:
             extra = mine[fair:]
@@ -543,7 +565,7 @@ class SqlLeases(_Store):
         for shard in (
             self.conn.execute(
                 sa.select(c.shard)
-                .where(c.pool == pool, c.shard < shards, free)
+                .where(c.pool == pool, c.shard >= 0, c.shard < shards, free)
                 .order_by(c.shard)
                 .limit(fair - len(mine))
             )
@@ -582,7 +604,7 @@ class SqlLeases(_Store):
         found: dict[str, dict[str, int]] = {}
         for pool, owner, count in self.conn.execute(
             sa.select(c.pool, c.owner, sa.func.count())
-            .where(c.owner.is_not(None), c.expires_at > now)
+            .where(c.owner.is_not(None), c.expires_at > now, c.shard >= 0)
             .group_by(c.pool, c.owner)
         ):
             found.setdefault(pool, {})[owner] = count

@@ -43,7 +43,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_deliveries_delivered", ["delivered_at"], unique=False)
-        batch_op.create_index("ix_deliveries_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_deliveries_due", ["status", "seq"], unique=False)
         batch_op.create_index("ix_deliveries_event", ["event_id"], unique=False)
         batch_op.create_index(
             "ix_deliveries_partition", ["destination", "partition_key", "status", "seq"], unique=False
