@@ -126,7 +126,7 @@ def _sender(dest: DestinationSettings, settings: Settings) -> Sender:
             dest.url,
             timeout_seconds=dest.timeout_seconds,
             secret=dest.secret.get_secret_value() if dest.secret else None,
-            headers=dest.headers,
+            headers={name: value.get_secret_value() for name, value in dest.headers.items()},
             max_connections=settings.worker.send_concurrency,
         )
     assert dest.path is not None

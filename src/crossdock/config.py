@@ -87,7 +87,7 @@ class DestinationSettings(_Strict):
     url: str | None = None
     path: str | None = None
     secret: SecretStr | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, SecretStr] = Field(default_factory=dict, description="sent with every request (may hold tokens)")
     timeout_seconds: float = Field(default=10.0, gt=0)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
@@ -164,7 +164,11 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        # Only the problem and its place: PyYAML's full message quotes the line, which may hold a secret.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
     if data is None:
         return {}, {}
     if not isinstance(data, dict):

@@ -25,7 +25,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
         """Seconds to wait after the given number of failed attempts (1 = the first failure)."""
-        ceiling: float = min(self.max_delay_seconds, self.base_seconds * 2.0 ** max(attempts - 1, 0))
+        ceiling: float = min(self.max_delay_seconds, self.base_seconds * 2.0 ** min(max(attempts - 1, 0), 60))
         # Half fixed, half random: never zero, yet workers that failed together do not retry together.
         jittered: float = ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
         if retry_after is not None:
@@ -96,6 +96,7 @@ def take_tokens(state: EndpointState, limit: RateLimit | None, wanted: int, now:
         tokens = min(limit.burst, state.tokens + elapsed * limit.per_second)
     granted = min(wanted, int(tokens))
     state.tokens = tokens - granted
-    state.tokens_at = now
+    # Workers' clocks differ a little: never move the mark back, or time would be refilled twice.
+    state.tokens_at = max(now, state.tokens_at) if state.tokens_at is not None else now
     wait = 0.0 if state.tokens >= 1 else (1 - state.tokens) / limit.per_second
     return granted, wait

@@ -7,7 +7,6 @@ Owns: scheduling, firing, periodic re-arming. Must not: sleep or keep time itsel
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ log = logging.getLogger(__name__)
 
 TimerJob = Callable[[Timer, UnitOfWork, datetime], None]
 FAILED_TIMER_RETRY = timedelta(seconds=60)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,11 @@ def periodic_key(kind: str, due: datetime) -> str:
 
 
 def slot_after(now: datetime, every: timedelta) -> datetime:
-    """The next slot boundary: every process computes the same one, so the unique key dedupes them."""
-    seconds = every.total_seconds()
-    epoch = now.timestamp()
-    return datetime.fromtimestamp(math.floor(epoch / seconds) * seconds + seconds, tz=UTC)
+    """The next slot boundary: every process computes the same one, so the unique key dedupes them.
+    Integer microseconds, so that a boundary is never rounded back onto itself."""
+    step = every // timedelta(microseconds=1)
+    elapsed = (now - EPOCH) // timedelta(microseconds=1)
+    return EPOCH + timedelta(microseconds=(elapsed // step + 1) * step)
 
 
 @dataclass

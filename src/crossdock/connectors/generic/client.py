@@ -38,3 +38,5 @@ class HttpTransport:
         self.run(self._client.aclose())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()  # a stopped loop still holds its selector and self-pipe until closed

@@ -1,0 +1,669 @@
+"""In-memory twins of every storage port, giving the same answers as storage/sql without a database.
+
+Owns: plain-Python tables and the transaction rules of the SQL unit of work (visible on commit, rollback on
+exit, savepoints, one writer at a time). Must not: be used where durability matters; nothing here survives
+the process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crossdock.domain.events import Envelope
+from crossdock.hub.ports import (
+    Attempt,
+    AttemptOutcome,
+    BreakerState,
+    Delivery,
+    DeliveryFilter,
+    DeliveryStatus,
+    DeliveryUpdate,
+    EndpointState,
+    EndpointStore,
+    EventLog,
+    InboxStore,
+    IntakeResult,
+    IntakeStatus,
+    LeaseStore,
+    MessageStatus,
+    NewDelivery,
+    NewMessage,
+    OutboxStore,
+    ReplayLog,
+    ReplayRecord,
+    StoredEvent,
+    StoredMessage,
+    Timer,
+    TimerStore,
+)
+
+# How long a unit of work waits for the one open elsewhere, like SQLite's busy timeout in storage/sql/engine.py.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class UniqueViolation(Exception):
+    """A row with this unique key already exists (the SQL backends raise IntegrityError here)."""
+
+
+def _utc(value: datetime) -> datetime:
+    # The SQL column type refuses naive times and hands back UTC; the twin must not be more forgiving.
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored: pass an aware time")
+    return value.astimezone(UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's round trip: what cannot be stored fails here, and no caller shares a mutable value."""
+    return json.loads(json.dumps(value))
+
+
+def _first(rows: Sequence[Any], limit: int) -> list[Any]:
+    return list(rows[: max(limit, 0)])
+
+
+def _like(pattern: str, text: str) -> bool:
+    """SQL LIKE as PostgreSQL runs it: '%' any run, '_' any one character, case-sensitive."""
+    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, text, flags=re.DOTALL) is not None
+
+
+@dataclass(frozen=True)
+class _EventRow:
+    event: StoredEvent
+    correlation_id: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class _Lease:
+    owner: str | None = None
+    expires_at: datetime | None = None
+
+    def free(self, now: datetime) -> bool:
+        return self.owner is None or (self.expires_at is not None and self.expires_at <= now)
+
+    def live(self, now: datetime) -> bool:
+        return self.owner is not None and self.expires_at is not None and self.expires_at > now
+
+
+@dataclass
+class _State:
+    """Every table. Rows are immutable (or copied in and out), so a shallow copy of the containers is a
+    snapshot: that is what makes rollback and savepoints cheap."""
+
+    messages: dict[int, StoredMessage] = field(default_factory=dict)
+    message_keys: dict[tuple[str, str], int] = field(default_factory=dict)
+    next_message_id: int = 1
+    head: int = 0
+    events: dict[int, _EventRow] = field(default_factory=dict)
+    event_positions: dict[str, int] = field(default_factory=dict)
+    deliveries: dict[str, Delivery] = field(default_factory=dict)  # insertion order is the SQL seq order
+    attempts: list[Attempt] = field(default_factory=list)
+    endpoints: dict[str, EndpointState] = field(default_factory=dict)
+    leases: dict[tuple[str, int], _Lease] = field(default_factory=dict)
+    timers: dict[str, Timer] = field(default_factory=dict)
+    replays: list[ReplayRecord] = field(default_factory=list)
+
+    def snapshot(self) -> _State:
+        copied: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            copied[f.name] = value.copy() if isinstance(value, dict | list) else value
+        return _State(**copied)
+
+
+class _Store:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _s(self) -> _State:
+        return self._uow.state
+
+
+def _message_out(row: StoredMessage) -> StoredMessage:
+    return replace(row, headers=_json(row.headers))
+
+
+class MemoryInbox(_Store):
+    def add(self, messages: Sequence[NewMessage]) -> list[IntakeResult]:
+        s = self._s
+        inserted: set[tuple[str, str]] = set()
+        for message in messages:
+            ident = (message.source, message.key)
+            if ident in s.message_keys:
+                continue
+            new_id = s.next_message_id
+            s.next_message_id += 1
+            s.messages[new_id] = StoredMessage(
+                id=new_id,
+                source=message.source,
+                key=message.key,
+                payload_hash=message.payload_hash,
+                body=bytes(message.body),
+                headers=_json(dict(message.headers)),
+                received_at=_utc(message.received_at),
+                partition_key=message.partition_key,
+                shard=message.shard,
+                status=MessageStatus(message.status),
+                error=message.error,
+                replays=0,
+                processed_at=None,
+            )
+            s.message_keys[ident] = new_id
+            inserted.add(ident)
+        results: list[IntakeResult] = []
+        seen: set[tuple[str, str]] = set()
+        for message in messages:
+            ident = (message.source, message.key)
+            row = s.messages[s.message_keys[ident]]
+            fresh = ident in inserted and ident not in seen
+            seen.add(ident)
+            if fresh:
+                status = IntakeStatus.ACCEPTED
+            elif row.payload_hash == message.payload_hash:
+                status = IntakeStatus.DUPLICATE
+            else:
+                status = IntakeStatus.CONFLICT
+            results.append(IntakeResult(status, row.id, row.status, row.received_at, row.error))
+        return results
+
+    def get(self, message_id: int) -> StoredMessage | None:
+        row = self._s.messages.get(message_id)
+        return _message_out(row) if row else None
+
+    def pending(self, shards: Sequence[int], limit: int) -> list[StoredMessage]:
+        wanted = set(shards)
+        rows = [
+            m for _, m in sorted(self._s.messages.items()) if m.status is MessageStatus.PENDING and m.shard in wanted
+        ]
+        return [_message_out(m) for m in _first(rows, limit)]
+
+    def mark(self, message_ids: Sequence[int], status: MessageStatus, error: str | None, at: datetime) -> None:
+        for message_id in message_ids:
+            row = self._s.messages.get(message_id)
+            if row is not None:
+                self._s.messages[message_id] = replace(
+                    row, status=MessageStatus(status), error=error, processed_at=_utc(at)
+                )
+
+    def requeue(self, message_id: int) -> bool:
+        row = self._s.messages.get(message_id)
+        if row is None or row.status is not MessageStatus.FAILED:
+            return False
+        self._s.messages[message_id] = replace(row, status=MessageStatus.PENDING, replays=row.replays + 1)
+        return True
+
+    def find(
+        self,
+        *,
+        source: str | None = None,
+        status: MessageStatus | None = None,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[StoredMessage]:
+        rows = [
+            m
+            for _, m in sorted(self._s.messages.items(), reverse=True)
+            if (not source or m.source == source)
+            and (not status or m.status == status)
+            and (not key or key in (m.key, m.partition_key))
+        ]
+        return [_message_out(m) for m in _first(rows, limit)]
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for m in self._s.messages.values():
+            found[m.status.value] = found.get(m.status.value, 0) + 1
+        return found
+
+    def prune(self, before: datetime) -> int:
+        cut = _utc(before)
+        s = self._s
+        old = [m for m in s.messages.values() if m.status is MessageStatus.PROCESSED and m.received_at < cut]
+        for m in old:
+            del s.messages[m.id]
+            del s.message_keys[(m.source, m.key)]
+        return len(old)
+
+
+def _event_out(row: _EventRow) -> StoredEvent:
+    return replace(row.event, envelope=row.event.envelope.model_copy(deep=True))
+
+
+class MemoryLog(_Store):
+    def __init__(self, uow: MemoryUnitOfWork, now: Callable[[], datetime]) -> None:
+        super().__init__(uow)
+        self._now = now
+
+    def append(self, entries: Sequence[tuple[Envelope, int | None]]) -> list[int]:
+        if not entries:
+            return []
+        s = self._s
+        ids = [e.id for e, _ in entries]
+        if len(set(ids)) != len(ids) or any(i in s.event_positions for i in ids):
+            raise UniqueViolation(f"an event with one of the ids {ids} is already in the log")
+        recorded = _utc(self._now())
+        start = s.head + 1
+        for offset, (envelope, message_id) in enumerate(entries):
+            # Stored as the SQL backends store it: the JSON form, read back into a model.
+            stored = Envelope.model_validate(_json(envelope.model_dump(mode="json", exclude_none=True)))
+            position = start + offset
+            s.events[position] = _EventRow(
+                StoredEvent(position, stored, message_id), envelope.correlationid or envelope.id, recorded
+            )
+            s.event_positions[envelope.id] = position
+        s.head += len(entries)
+        return list(range(start, s.head + 1))
+
+    def read(self, after: int, limit: int) -> list[StoredEvent]:
+        rows = [r for p, r in sorted(self._s.events.items()) if p > after]
+        return [_event_out(r) for r in _first(rows, limit)]
+
+    def for_subject(self, subject: str, limit: int = 200) -> list[StoredEvent]:
+        rows = [
+            r
+            for _, r in sorted(self._s.events.items())
+            if subject in (r.event.envelope.subject, r.correlation_id, r.event.envelope.id)
+        ]
+        return [_event_out(r) for r in _first(rows, limit)]
+
+    def for_message(self, message_id: int) -> list[StoredEvent]:
+        return [_event_out(r) for _, r in sorted(self._s.events.items()) if r.event.message_id == message_id]
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        position = self._s.event_positions.get(event_id)
+        return None if position is None else _event_out(self._s.events[position])
+
+    def head(self) -> int:
+        return self._s.head
+
+    def prune(self, before: datetime) -> int:
+        cut = _utc(before)
+        s = self._s
+        unresolved = {d.event_id for d in s.deliveries.values() if d.status is not DeliveryStatus.DELIVERED}
+        old = [r.event for r in s.events.values() if r.recorded_at < cut and r.event.envelope.id not in unresolved]
+        for event in old:
+            del s.events[event.position]
+            del s.event_positions[event.envelope.id]
+        return len(old)
+
+
+def _delivery_out(row: Delivery) -> Delivery:
+    return replace(row, payload=_json(row.payload))
+
+
+class MemoryOutbox(_Store):
+    def enqueue(self, deliveries: Sequence[NewDelivery]) -> int:
+        s = self._s
+        added = 0
+        for d in deliveries:
+            if d.id in s.deliveries:
+                continue
+            created = _utc(d.created_at)
+            s.deliveries[d.id] = Delivery(
+                id=d.id,
+                event_id=d.event_id,
+                event_type=d.event_type,
+                subject=d.subject,
+                destination=d.destination,
+                partition_key=d.partition_key,
+                shard=d.shard,
+                payload=_json(dict(d.payload)),
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                created_at=created,
+                next_attempt_at=_utc(d.next_attempt_at),
+                last_error=None,
+                delivered_at=None,
+                queued_at=created,
+                replays=0,
+            )
+            added += 1
+        return added
+
+    def due(self, shards: Sequence[int], now: datetime, limit: int) -> list[Delivery]:
+        at = _utc(now)
+        wanted = set(shards)
+        chosen: list[Delivery] = []
+        # (destination, partition) lines that already have an earlier pending delivery not yet due.
+        blocked: set[tuple[str, str]] = set()
+        for d in self._s.deliveries.values():
+            if d.status is not DeliveryStatus.PENDING:
+                continue
+            line = (d.destination, d.partition_key)
+            if d.next_attempt_at <= at and d.shard in wanted and line not in blocked:
+                chosen.append(d)
+            if d.next_attempt_at > at:
+                blocked.add(line)
+        return [_delivery_out(d) for d in _first(chosen, limit)]
+
+    def postpone(self, delivery_ids: Sequence[str], until: datetime) -> None:
+        s = self._s
+        for delivery_id in delivery_ids:
+            if delivery_id in s.deliveries:
+                s.deliveries[delivery_id] = replace(s.deliveries[delivery_id], next_attempt_at=_utc(until))
+
+    def record(self, updates: Sequence[DeliveryUpdate]) -> None:
+        s = self._s
+        for u in updates:
+            if u.delivery_id in s.deliveries:
+                s.deliveries[u.delivery_id] = replace(
+                    s.deliveries[u.delivery_id],
+                    status=DeliveryStatus(u.status),
+                    attempts=u.attempts,
+                    next_attempt_at=_utc(u.next_attempt_at),
+                    last_error=u.last_error,
+                    delivered_at=_utc_or_none(u.delivered_at),
+                )
+        # Attempt rows are written for every update that has one, as the SQL insert does.
+        s.attempts.extend(
+            replace(a, at=_utc(a.at), outcome=AttemptOutcome(a.outcome), duration_ms=float(a.duration_ms))
+            for a in (u.attempt for u in updates)
+            if a is not None
+        )
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        row = self._s.deliveries.get(delivery_id)
+        return _delivery_out(row) if row else None
+
+    def attempts(self, delivery_id: str) -> list[Attempt]:
+        return [a for a in self._s.attempts if a.delivery_id == delivery_id]
+
+    def find(self, flt: DeliveryFilter) -> list[Delivery]:
+        since = _utc_or_none(flt.since)
+        until = _utc_or_none(flt.until)
+        event_type = flt.event_type.replace("*", "%") if flt.event_type else None
+
+        def matches(d: Delivery) -> bool:
+            return (
+                (flt.status is None or d.status == flt.status)
+                and (not flt.destination or d.destination == flt.destination)
+                and (event_type is None or _like(event_type, d.event_type))
+                and (not flt.error_contains or (d.last_error is not None and flt.error_contains in d.last_error))
+                and (since is None or d.created_at >= since)
+                and (until is None or d.created_at < until)
+            )
+
+        return [_delivery_out(d) for d in _first([d for d in self._s.deliveries.values() if matches(d)], flt.limit)]
+
+    def for_event(self, event_id: str) -> list[Delivery]:
+        return [_delivery_out(d) for d in self._s.deliveries.values() if d.event_id == event_id]
+
+    def revive(self, delivery_id: str, now: datetime, payload: Mapping[str, Any] | None) -> bool:
+        s = self._s
+        row = s.deliveries.get(delivery_id)
+        if row is None or row.status is not DeliveryStatus.DEAD:
+            return False
+        at = _utc(now)
+        s.deliveries[delivery_id] = replace(
+            row,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=at,
+            queued_at=at,
+            replays=row.replays + 1,
+            payload=row.payload if payload is None else _json(dict(payload)),
+        )
+        return True
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for d in self._s.deliveries.values():
+            found[d.status.value] = found.get(d.status.value, 0) + 1
+        return found
+
+    def prune(self, before: datetime) -> int:
+        cut = _utc(before)
+        s = self._s
+        old = {
+            d.id
+            for d in s.deliveries.values()
+            if d.status is DeliveryStatus.DELIVERED and d.delivered_at is not None and d.delivered_at < cut
+        }
+        for delivery_id in old:
+            del s.deliveries[delivery_id]
+        s.attempts = [a for a in s.attempts if a.delivery_id not in old]
+        return len(old)
+
+
+def _endpoint_copy(state: EndpointState) -> EndpointState:
+    return replace(
+        state,
+        breaker=BreakerState(state.breaker),
+        tokens=float(state.tokens),
+        open_until=_utc_or_none(state.open_until),
+        tokens_at=_utc_or_none(state.tokens_at),
+    )
+
+
+class MemoryEndpoints(_Store):
+    def load(self, endpoint: str) -> EndpointState:
+        # Loading creates the row, as the SQL insert-if-missing does; the unit-of-work lock stands in for
+        # PostgreSQL's row lock.
+        stored = self._s.endpoints.setdefault(endpoint, EndpointState(endpoint))
+        return _endpoint_copy(stored)
+
+    def save(self, state: EndpointState) -> None:
+        # An UPDATE in SQL: a state that was never loaded is not created by saving it.
+        if state.endpoint in self._s.endpoints:
+            self._s.endpoints[state.endpoint] = _endpoint_copy(state)
+
+    def all(self) -> list[EndpointState]:
+        return [_endpoint_copy(e) for _, e in sorted(self._s.endpoints.items())]
+
+
+def _presence_shard(owner: str) -> int:
+    """Each owner's presence row sits at a negative shard number of its own, as in storage/sql."""
+    return -1 - (zlib.crc32(owner.encode("utf-8")) & 0x7FFFFFFF)
+
+
+class MemoryLeases(_Store):
+    def _shards(self, pool: str, shards: int) -> list[tuple[int, _Lease]]:
+        """The real shards of a pool below the configured count (presence rows excluded), in order."""
+        return sorted(
+            (shard, lease) for (p, shard), lease in self._s.leases.items() if p == pool and 0 <= shard < shards
+        )
+
+    def rebalance(self, pool: str, owner: str, shards: int, now: datetime, ttl_seconds: float) -> list[int]:
+        at = _utc(now)
+        expires = at + timedelta(seconds=ttl_seconds)
+        leases = self._s.leases
+        # The presence row lets an owner that holds no shard yet count as live, so the others make room.
+        leases[(pool, _presence_shard(owner))] = _Lease(owner, expires)
+        if sum(1 for p, shard in leases if p == pool and shard >= 0) < shards:
+            for shard in range(shards):
+                leases.setdefault((pool, shard), _Lease())
+        live = {
+            lease.owner
+            for (p, shard), lease in leases.items()
+            if p == pool and shard < shards and lease.live(at) and lease.owner is not None
+        }
+        fair = math.ceil(shards / len(live | {owner}))
+        for key, lease in list(leases.items()):
+            if key[0] == pool and lease.owner == owner:
+                leases[key] = replace(lease, expires_at=expires)
+        mine = [shard for shard, lease in self._shards(pool, shards) if lease.owner == owner]
+        if len(mine) > fair:
+            for shard in mine[fair:]:
+                leases[(pool, shard)] = _Lease()
+            return mine[:fair]
+        free = [shard for shard, lease in self._shards(pool, shards) if lease.free(at)]
+        for shard in _first(free, fair - len(mine)):
+            leases[(pool, shard)] = _Lease(owner, expires)
+            mine.append(shard)
+        return sorted(mine)
+
+    def hold(self, pool: str, owner: str, shards: Sequence[int], now: datetime, ttl_seconds: float) -> list[int]:
+        expires = _utc(now) + timedelta(seconds=ttl_seconds)
+        held: list[int] = []
+        for shard in set(shards):
+            lease = self._s.leases.get((pool, shard))
+            if lease is not None and lease.owner == owner:
+                self._s.leases[(pool, shard)] = replace(lease, expires_at=expires)
+                held.append(shard)
+        return sorted(held)
+
+    def release(self, pool: str, owner: str) -> None:
+        leases = self._s.leases
+        for key, lease in list(leases.items()):
+            if key[0] == pool and lease.owner == owner:
+                leases[key] = _Lease()
+
+    def owners(self, now: datetime) -> dict[str, dict[str, int]]:
+        at = _utc(now)
+        found: dict[str, dict[str, int]] = {}
+        for (pool, shard), lease in sorted(self._s.leases.items()):
+            if shard >= 0 and lease.live(at) and lease.owner is not None:
+                per_pool = found.setdefault(pool, {})
+                per_pool[lease.owner] = per_pool.get(lease.owner, 0) + 1
+        return found
+
+
+def _timer_out(row: Timer) -> Timer:
+    return replace(row, payload=_json(row.payload))
+
+
+class MemoryTimers(_Store):
+    def _unfired(self) -> list[Timer]:
+        return sorted((t for t in self._s.timers.values() if t.fired_at is None), key=lambda t: t.due_at)
+
+    def schedule(self, timer: Timer) -> bool:
+        if timer.key in self._s.timers:
+            return False
+        # Only what the SQL insert writes: a new timer is never fired and has no error yet.
+        self._s.timers[timer.key] = Timer(
+            key=timer.key, kind=timer.kind, due_at=_utc(timer.due_at), payload=_json(dict(timer.payload))
+        )
+        return True
+
+    def due(self, now: datetime, limit: int) -> list[Timer]:
+        at = _utc(now)
+        return [_timer_out(t) for t in _first([t for t in self._unfired() if t.due_at <= at], limit)]
+
+    def fire(self, key: str, at: datetime) -> None:
+        if key in self._s.timers:
+            self._s.timers[key] = replace(self._s.timers[key], fired_at=_utc(at))
+
+    def delay(self, key: str, until: datetime, error: str) -> None:
+        if key in self._s.timers:
+            self._s.timers[key] = replace(self._s.timers[key], due_at=_utc(until), last_error=error)
+
+    def cancel(self, key: str) -> bool:
+        timer = self._s.timers.get(key)
+        if timer is None or timer.fired_at is not None:
+            return False
+        del self._s.timers[key]
+        return True
+
+    def pending(self, limit: int = 100) -> list[Timer]:
+        return [_timer_out(t) for t in _first(self._unfired(), limit)]
+
+    def prune(self, before: datetime) -> int:
+        cut = _utc(before)
+        old = [t.key for t in self._s.timers.values() if t.fired_at is not None and t.fired_at < cut]
+        for key in old:
+            del self._s.timers[key]
+        return len(old)
+
+
+class MemoryReplays(_Store):
+    def add(self, record: ReplayRecord) -> None:
+        self._s.replays.append(replace(record, at=_utc(record.at)))
+
+    def recent(self, limit: int = 100) -> list[ReplayRecord]:
+        return _first(self._s.replays[::-1], limit)
+
+
+class _Shared:
+    """The committed tables of one factory, and the single-writer lock its units of work take in turn."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self.lock = threading.Lock()
+        self.holder: int | None = None
+
+
+class MemoryUnitOfWork:
+    """A snapshot of the tables taken on entry; commit() publishes it, leaving without commit drops it."""
+
+    def __init__(self, shared: _Shared, now: Callable[[], datetime], busy_timeout: float) -> None:
+        self._shared = shared
+        self._now = now
+        self._busy_timeout = busy_timeout
+        self._state: _State | None = None
+        self._committed = False
+        self.inbox: InboxStore = MemoryInbox(self)
+        self.log: EventLog = MemoryLog(self, now)
+        self.outbox: OutboxStore = MemoryOutbox(self)
+        self.endpoints: EndpointStore = MemoryEndpoints(self)
+        self.leases: LeaseStore = MemoryLeases(self)
+        self.timers: TimerStore = MemoryTimers(self)
+        self.replays: ReplayLog = MemoryReplays(self)
+
+    @property
+    def state(self) -> _State:
+        if self._state is None:
+            raise RuntimeError("the unit of work is not open: use it inside its `with` block")
+        return self._state
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        shared = self._shared
+        if shared.holder == threading.get_ident():
+            # SQLite's writer lock would make this thread wait for itself; fail at once instead of hanging.
+            raise RuntimeError("a unit of work is already open in this thread; finish it before opening another")
+        if not shared.lock.acquire(timeout=self._busy_timeout):
+            raise TimeoutError(f"another unit of work stayed open for more than {self._busy_timeout}s")
+        shared.holder = threading.get_ident()
+        self._state = shared.state.snapshot()
+        self._committed = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._state is None:
+            return
+        self._state = None
+        self._shared.holder = None
+        self._shared.lock.release()
+
+    def commit(self) -> None:
+        if self._committed:
+            # As SQLAlchemy's transaction: one commit per unit of work; later work is dropped on exit.
+            raise RuntimeError("this unit of work has already committed")
+        self._shared.state = self.state
+        self._state = self.state.snapshot()
+        self._committed = True
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        saved = self.state.snapshot()
+        try:
+            yield
+        except BaseException:
+            self._state = saved
+            raise
+
+
+class MemoryUnitOfWorkFactory:
+    """Shared in-memory tables; each call gives a fresh unit of work over them."""
+
+    def __init__(self, now: Callable[[], datetime], *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self._now = now
+        self._busy_timeout = busy_timeout
+        self._shared = _Shared()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self._shared, self._now, self._busy_timeout)
