@@ -85,12 +85,6 @@ def test_an_open_breaker_holds_deliveries_back_uncharged_and_lets_exactly_one_pr
     assert sorted(item["subject"] for item in estate.sink.accepted()) == ["SO-1", "SO-2", "SO-3", "SO-4", "SO-5"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="outbox._admit postpones the deliveries held back during a probe to the probe's deadline "
-    "(now + reset_seconds); a successful probe closes the breaker but does not bring them forward",
-)
 def test_the_backlog_drains_as_soon_as_a_successful_probe_closes_the_breaker(make_estate: EstateFactory) -> None:
     estate = _trip_the_breaker(make_estate)
     assert _probe_after_the_reset(estate, healthy=True) == 1

@@ -215,6 +215,7 @@ class Outbox:
                 destination = self.destinations[name]
                 state = uow.endpoints.load(name)
                 was_probe = state.breaker is BreakerState.HALF_OPEN
+                probe_deadline = state.open_until
                 for delivery in deliveries:
                     result = results[delivery.id]
                     updates.append(_decide(delivery, result, destination.retry_policy, now))
@@ -225,6 +226,9 @@ class Outbox:
                     elif was_probe:
                         # A 4xx or 429 answer still proves the endpoint is up.
                         retry.breaker_on_success(state)
+                if was_probe and state.breaker is BreakerState.CLOSED and probe_deadline is not None:
+                    # The backlog held back behind the probe need not wait out the probe's deadline.
+                    uow.outbox.resume(name, probe_deadline, now)
                 uow.endpoints.save(state)
             uow.outbox.record(updates)
             uow.commit()

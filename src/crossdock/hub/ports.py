@@ -260,6 +260,10 @@ class OutboxStore(Protocol):
     def postpone(self, delivery_ids: Sequence[str], until: datetime) -> None:
         """Move due time without charging an attempt (open breaker, empty bucket)."""
 
+    def resume(self, destination: str, held_until: datetime, now: datetime) -> int:
+        """Make due now the destination's pending deliveries that were held back until exactly `held_until`
+        (a breaker probe's deadline) once the probe succeeded; returns how many."""
+
     def record(self, updates: Sequence[DeliveryUpdate]) -> None: ...
 
     def get(self, delivery_id: str) -> Delivery | None: ...

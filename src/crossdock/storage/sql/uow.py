@@ -355,6 +355,19 @@ class SqlOutbox(_Store):
                 t.deliveries.update().where(t.deliveries.c.id.in_(delivery_ids)).values(next_attempt_at=until)
             )
 
+    def resume(self, destination: str, held_until: datetime, now: datetime) -> int:
+        c = t.deliveries.c
+        result = self.conn.execute(
+            t.deliveries.update()
+            .where(
+                c.destination == destination,
+                c.status == DeliveryStatus.PENDING.value,
+                c.next_attempt_at == held_until,
+            )
+            .values(next_attempt_at=now)
+        )
+        return result.rowcount
+
     def record(self, updates: Sequence[DeliveryUpdate]) -> None:
         if not updates:
             return
