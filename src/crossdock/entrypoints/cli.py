@@ -288,7 +288,7 @@ def dlq_show(delivery_id: str, config_path: ConfigOption = None, data_dir: DataD
         table.add_column(column)
     for a in view["history"]:
         table.add_row(
-            str(a["number"]),
+            f"{a['number']}" + (f" (replay {a['round']})" if a["round"] else ""),
             a["at"],
             a["outcome"],
             str(a["status_code"] or ""),

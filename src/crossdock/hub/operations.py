@@ -210,6 +210,7 @@ def delivery_view(found: Delivery, attempts: list[Attempt] | None = None) -> dic
         view["history"] = [
             {
                 "number": a.number,
+                "round": a.round,
                 "at": _iso(a.at),
                 "outcome": a.outcome.value,
                 "status_code": a.status_code,

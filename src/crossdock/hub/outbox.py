@@ -293,7 +293,16 @@ def _safe_results(call: Callable[[], list[SendResult]], batch: list[Delivery]) -
 
 def _decide(delivery: Delivery, result: SendResult, policy: retry.RetryPolicy, now: datetime) -> DeliveryUpdate:
     attempts = delivery.attempts + 1
-    attempt = Attempt(delivery.id, attempts, now, result.outcome, result.status_code, result.error, result.duration_ms)
+    attempt = Attempt(
+        delivery.id,
+        attempts,
+        now,
+        result.outcome,
+        result.status_code,
+        result.error,
+        result.duration_ms,
+        round=delivery.replays,
+    )
     if result.outcome is AttemptOutcome.DELIVERED:
         return DeliveryUpdate(
             delivery.id, DeliveryStatus.DELIVERED, attempts, delivery.next_attempt_at, None, now, attempt

@@ -140,6 +140,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     duration_ms: float
+    round: int = 0  # how many replays came before it: attempt numbers restart with each replay
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ delivery_attempts = sa.Table(
     sa.Column("seq", BigId, primary_key=True, autoincrement=True),
     sa.Column("delivery_id", sa.String(64), nullable=False),
     sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("round", sa.Integer, nullable=False, server_default="0"),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("status_code", sa.Integer),

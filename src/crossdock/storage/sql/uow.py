@@ -402,6 +402,7 @@ class SqlOutbox(_Store):
                     {
                         "delivery_id": a.delivery_id,
                         "number": a.number,
+                        "round": a.round,
                         "at": a.at,
                         "outcome": a.outcome.value,
                         "status_code": a.status_code,
@@ -430,6 +431,7 @@ class SqlOutbox(_Store):
                 r["status_code"],
                 r["error"],
                 r["duration_ms"],
+                round=r["round"],
             )
             for r in rows
         ]

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("delivery_id", sa.String(length=64), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("round", sa.Integer(), server_default="0", nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
