@@ -357,6 +357,18 @@ class MemoryOutbox(_Store):
             if delivery_id in s.deliveries:
                 s.deliveries[delivery_id] = replace(s.deliveries[delivery_id], next_attempt_at=_utc(until))
 
+    def resume(self, destination: str, held_until: datetime, now: datetime) -> int:
+        s = self._s
+        held = _utc(held_until)
+        resumed = [
+            d.id
+            for d in s.deliveries.values()
+            if d.destination == destination and d.status is DeliveryStatus.PENDING and d.next_attempt_at == held
+        ]
+        for delivery_id in resumed:
+            s.deliveries[delivery_id] = replace(s.deliveries[delivery_id], next_attempt_at=_utc(now))
+        return len(resumed)
+
     def record(self, updates: Sequence[DeliveryUpdate]) -> None:
         s = self._s
         for u in updates:
@@ -482,6 +494,8 @@ class MemoryLeases(_Store):
         at = _utc(now)
         expires = at + timedelta(seconds=ttl_seconds)
         leases = self._s.leases
+        for key in [k for k, lease in leases.items() if k[0] == pool and k[1] < 0 and not lease.live(at)]:
+            del leases[key]
         # The presence row lets an owner that holds no shard yet count as live, so the others make room.
         leases[(pool, _presence_shard(owner))] = _Lease(owner, expires)
         if sum(1 for p, shard in leases if p == pool and shard >= 0) < shards:
@@ -521,7 +535,10 @@ class MemoryLeases(_Store):
         leases = self._s.leases
         for key, lease in list(leases.items()):
             if key[0] == pool and lease.owner == owner:
-                leases[key] = _Lease()
+                if key[1] < 0:
+                    del leases[key]
+                else:
+                    leases[key] = _Lease()
 
     def owners(self, now: datetime) -> dict[str, dict[str, int]]:
         at = _utc(now)

@@ -54,6 +54,8 @@ inbox_messages = sa.Table(
     sa.UniqueConstraint("source", "key", name="uq_inbox_source_key"),
     sa.Index("ix_inbox_status_id", "status", "id"),
     sa.Index("ix_inbox_received", "received_at"),
+    # Ids are never handed out twice, also after the newest rows were pruned: events keep pointing at them.
+    sqlite_autoincrement=True,
 )
 
 log_head = sa.Table(
@@ -106,6 +108,7 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_partition", "destination", "partition_key", "status", "seq"),
     sa.Index("ix_deliveries_event", "event_id"),
     sa.Index("ix_deliveries_delivered", "delivered_at"),
+    sqlite_autoincrement=True,
 )
 
 delivery_attempts = sa.Table(

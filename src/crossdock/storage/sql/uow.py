@@ -323,8 +323,8 @@ class SqlOutbox(_Store):
                 self.conn.execute(t.deliveries.insert(), rows)
             return len(rows)
         except sa.exc.IntegrityError:
-            stmt = self._insert(t.deliveries).on_conflict_do_nothing(index_elements=["id"])
-            return max(self.conn.execute(stmt, rows).rowcount, 0)
+            stmt = self._insert(t.deliveries).on_conflict_do_nothing(index_elements=["id"]).returning(t.deliveries.c.id)
+            return len(self.conn.execute(stmt, rows).all())
 
     def due(self, shards: Sequence[int], now: datetime, limit: int) -> list[Delivery]:
         d = t.deliveries
@@ -548,6 +548,8 @@ class SqlLeases(_Store):
             .values(pool=pool, shard=_presence_shard(owner), owner=owner, expires_at=expires)
             .on_conflict_do_update(index_elements=["pool", "shard"], set_={"owner": owner, "expires_at": expires})
         )
+        # Presence rows of owners long gone (crashed, restarted) would otherwise pile up forever.
+        self.conn.execute(t.shard_leases.delete().where(c.pool == pool, c.shard < 0, c.expires_at <= now))
         known = self.conn.execute(sa.select(sa.func.count()).where(c.pool == pool, c.shard >= 0)).scalar_one()
         if known < shards:
             self.conn.execute(
@@ -610,6 +612,7 @@ class SqlLeases(_Store):
 
     def release(self, pool: str, owner: str) -> None:
         c = t.shard_leases.c
+        self.conn.execute(t.shard_leases.delete().where(c.pool == pool, c.owner == owner, c.shard < 0))
         self.conn.execute(
             t.shard_leases.update().where(c.pool == pool, c.owner == owner).values(owner=None, expires_at=None)
         )
@@ -643,8 +646,9 @@ class SqlTimers(_Store):
             self._insert(t.timers)
             .values(key=timer.key, kind=timer.kind, due_at=timer.due_at, payload=dict(timer.payload))
             .on_conflict_do_nothing(index_elements=["key"])
+            .returning(t.timers.c.key)
         )
-        return result.rowcount == 1
+        return result.first() is not None
 
     def due(self, now: datetime, limit: int) -> list[Timer]:
         c = t.timers.c

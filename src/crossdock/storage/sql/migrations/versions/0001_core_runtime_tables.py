@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("seq"),
         sa.UniqueConstraint("id"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_deliveries_delivered", ["delivered_at"], unique=False)
@@ -113,6 +114,7 @@ def upgrade() -> None:
         sa.Column("processed_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("source", "key", name="uq_inbox_source_key"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("inbox_messages", schema=None) as batch_op:
         batch_op.create_index("ix_inbox_received", ["received_at"], unique=False)
