@@ -161,7 +161,7 @@ cmd_start() {
 
     echo "$port" >"$dir/port"
     if ! as_pg "$bindir/pg_ctl" -D "$root/data" -l "$root/postgres.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k '$root/sock'" start >/dev/null; then
+        -o "-c listen_addresses=127.0.0.1 -p $port -k '$root/sock' -c max_connections=200 ${POSTGRES_EXTRA_OPTS:-}" start >/dev/null; then
         cat "$root/postgres.log" >&2 2>/dev/null || true
         die "could not start PostgreSQL on 127.0.0.1:$port (is the port in use?)"
     fi
