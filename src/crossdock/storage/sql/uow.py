@@ -96,12 +96,23 @@ class SqlInbox(_Store):
             }
             for m in first.values()
         ]
-        inserted: set[tuple[str, str]] = set()
+        stored: dict[tuple[str, str], Mapping[str, Any]] = {}
         if rows:
+            c = t.inbox_messages.c
             stmt = self._insert(t.inbox_messages).on_conflict_do_nothing(index_elements=["source", "key"])
-            result = self.conn.execute(stmt.returning(t.inbox_messages.c.source, t.inbox_messages.c.key), rows)
-            inserted = {(r.source, r.key) for r in result}
-        stored = self._by_keys(list(first))
+            result = self.conn.execute(stmt.returning(c.id, c.source, c.key), rows)
+            for r in result:
+                m = first[(r.source, r.key)]
+                stored[(r.source, r.key)] = {
+                    "id": r.id,
+                    "payload_hash": m.payload_hash,
+                    "status": m.status.value,
+                    "received_at": m.received_at,
+                    "error": m.error,
+                }
+        inserted = set(stored)
+        # Only repeats need a second look: the row that was there first decides their answer.
+        stored.update(self._by_keys([ident for ident in first if ident not in inserted]))
         results: list[IntakeResult] = []
         seen: set[tuple[str, str]] = set()
         for message in messages:
@@ -120,16 +131,16 @@ class SqlInbox(_Store):
             )
         return results
 
-    def _by_keys(self, idents: list[tuple[str, str]]) -> dict[tuple[str, str], RowMapping]:
+    def _by_keys(self, idents: list[tuple[str, str]]) -> dict[tuple[str, str], Mapping[str, Any]]:
         c = t.inbox_messages.c
-        found: dict[tuple[str, str], RowMapping] = {}
+        found: dict[tuple[str, str], Mapping[str, Any]] = {}
         for start in range(0, len(idents), 400):
             chunk = idents[start : start + 400]
             query = sa.select(c.id, c.source, c.key, c.payload_hash, c.status, c.received_at, c.error).where(
                 sa.tuple_(c.source, c.key).in_(chunk)
             )
             for row in self.conn.execute(query).mappings():
-                found[(row["source"], row["key"])] = row
+                found[(row["source"], row["key"])] = dict(row)
         return found
 
     def get(self, message_id: int) -> StoredMessage | None:
