@@ -45,7 +45,7 @@ class WorkerSettings(_Strict):
     batch_size: int = Field(default=200, ge=1, le=10_000)
     lease_seconds: float = Field(default=15.0, gt=0)
     idle_sleep_ms: float = Field(default=20.0, ge=0)
-    send_concurrency: int = Field(default=64, ge=1)
+    send_concurrency: int = Field(default=16, ge=1, description="open connections per webhook destination")
 
 
 class RetentionSettings(_Strict):

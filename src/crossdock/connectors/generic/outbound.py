@@ -19,9 +19,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-import httpx
-
-from crossdock.connectors.generic.client import HttpTransport
+from crossdock.connectors.generic.client import HttpAnswer, HttpTransport, TransportError
 from crossdock.hub.errors import PermanentDeliveryError, RetryableDeliveryError
 from crossdock.hub.ports import AttemptOutcome, Delivery, SendResult
 
@@ -29,7 +27,7 @@ RETRYABLE_STATUS = {408, 425, 429}
 SIGNATURE_HEADER = "X-Crossdock-Signature"
 
 
-def classify(response: httpx.Response) -> None:
+def classify(response: HttpAnswer) -> None:
     """Raise the delivery error the answer calls for; return quietly on success."""
     status = response.status_code
     if 200 <= status < 300:
@@ -70,13 +68,12 @@ class WebhookSender:
         timeout_seconds: float = 10.0,
         secret: str | None = None,
         headers: Mapping[str, str] | None = None,
-        max_connections: int = 64,
-        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 16,
     ) -> None:
         self.url = url
         self._secret = secret
         self._headers = dict(headers or {})
-        self._http = HttpTransport(timeout_seconds, max_connections, transport)
+        self._http = HttpTransport(timeout_seconds, max_connections)
 
     def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]:
         async def send_all() -> list[SendResult]:
@@ -103,8 +100,9 @@ class WebhookSender:
             return _result(delivery, AttemptOutcome.RETRYABLE, started, exc.status_code, str(exc), exc.retry_after)
         except PermanentDeliveryError as exc:
             return _result(delivery, AttemptOutcome.PERMANENT, started, exc.status_code, str(exc))
-        except httpx.HTTPError as exc:
-            return _result(delivery, AttemptOutcome.RETRYABLE, started, None, f"{exc.__class__.__name__}: {exc}")
+        except TransportError as exc:
+            detail = str(exc) or "no answer in time"
+            return _result(delivery, AttemptOutcome.RETRYABLE, started, None, f"{exc.__class__.__name__}: {detail}")
         return _result(delivery, AttemptOutcome.DELIVERED, started, response.status_code, None)
 
     def close(self) -> None:

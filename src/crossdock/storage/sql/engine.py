@@ -6,12 +6,15 @@ lock up front instead of failing to upgrade half-way. PostgreSQL: psycopg 3 with
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+WRITER_WAIT_SECONDS = 30.0
 
 
 def is_sqlite(url: str) -> bool:
@@ -46,8 +49,25 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # SQLite has one writer. Threads of this process queue on a lock and are woken the moment it is free;
+    # left to SQLite's busy handler they would poll with sleeps of up to 100 ms. Other processes still
+    # meet at the database lock and its busy timeout.
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not writer.acquire(timeout=WRITER_WAIT_SECONDS):
+            raise sa.exc.OperationalError("BEGIN IMMEDIATE", {}, TimeoutError("database is locked by this process"))
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(_connection: Any) -> None:
+        if writer.locked():
+            writer.release()
 
     return engine
