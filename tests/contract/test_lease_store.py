@@ -80,7 +80,9 @@ def test_no_shard_is_taken_from_a_live_owner_without_it_giving_it_up(uow_factory
     assert hold(uow_factory, "worker-a", a, at(seconds=2)) == a
 
 
-def test_hold_returns_only_the_shards_still_owned_and_renews_them(uow_factory: UnitOfWorkFactory) -> None:
+def test_hold_returns_only_the_shards_still_owned_and_leaves_renewal_to_rebalance(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
     rebalance(uow_factory, "worker-a", at())
     rebalance(uow_factory, "worker-b", at(seconds=1))
     a = rebalance(uow_factory, "worker-a", at(seconds=2))
@@ -89,9 +91,10 @@ def test_hold_returns_only_the_shards_still_owned_and_renews_them(uow_factory: U
     assert hold(uow_factory, "worker-a", list(range(8)), at(seconds=3)) == a
     assert hold(uow_factory, "worker-a", gone, at(seconds=3)) == []
     assert hold(uow_factory, "worker-a", [], at(seconds=3)) == []
-    # renewed by hold at 3s: still a's at 3s + TTL - 1, so b (alone in its view) cannot take them
+    # hold is a read: the leases still run out when rebalance last renewed them (at 2s)
     with uow_factory() as uow:
-        assert uow.leases.owners(at(seconds=2 + TTL))["inbox"]["worker-a"] == 4
+        assert uow.leases.owners(at(seconds=2 + TTL - 1))["inbox"]["worker-a"] == 4
+        assert "worker-a" not in uow.leases.owners(at(seconds=2 + TTL)).get("inbox", {})
 
 
 def test_released_shards_are_free_for_another_owner_at_once(uow_factory: UnitOfWorkFactory) -> None:

@@ -300,7 +300,8 @@ class LeaseStore(Protocol):
         """Renew this owner's leases, take or give up shards toward a fair share; returns owned shards."""
 
     def hold(self, pool: str, owner: str, shards: Sequence[int], now: datetime, ttl_seconds: float) -> list[int]:
-        """Fence: renew and lock the leases still held by this owner for this unit of work."""
+        """Fence: the given shards this owner still holds, locked for this unit of work where the backend
+        locks rows. It does not renew them: rebalance does."""
 
     def release(self, pool: str, owner: str) -> None: ...
 

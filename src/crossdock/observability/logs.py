@@ -28,3 +28,6 @@ def configure(level: str = "INFO", json_lines: bool = True) -> None:
     root.setLevel(level)
     # Alembic announces its dialect on every revision check (/readyz polls it): not worth a line each time.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # HTTP clients log a line per request at INFO: far too much for a hub sending thousands a second.
+    for noisy in ("httpx", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

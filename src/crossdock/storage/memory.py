@@ -522,12 +522,10 @@ class MemoryLeases(_Store):
         return sorted(mine)
 
     def hold(self, pool: str, owner: str, shards: Sequence[int], now: datetime, ttl_seconds: float) -> list[int]:
-        expires = _utc(now) + timedelta(seconds=ttl_seconds)
         held: list[int] = []
         for shard in set(shards):
             lease = self._s.leases.get((pool, shard))
             if lease is not None and lease.owner == owner:
-                self._s.leases[(pool, shard)] = replace(lease, expires_at=expires)
                 held.append(shard)
         return sorted(held)
 

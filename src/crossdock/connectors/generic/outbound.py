@@ -73,11 +73,19 @@ class WebhookSender:
         self.url = url
         self._secret = secret
         self._headers = dict(headers or {})
+        self._max_connections = max_connections
         self._http = HttpTransport(timeout_seconds, max_connections)
 
     def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]:
         async def send_all() -> list[SendResult]:
-            return list(await asyncio.gather(*(self._send_one(d) for d in deliveries)))
+            # Waiting on a semaphore is cheaper than queueing inside the connection pool (measured).
+            gate = asyncio.Semaphore(self._max_connections)
+
+            async def gated(delivery: Delivery) -> SendResult:
+                async with gate:
+                    return await self._send_one(delivery)
+
+            return list(await asyncio.gather(*(gated(d) for d in deliveries)))
 
         return self._http.run(send_all())
 

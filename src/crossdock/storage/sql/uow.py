@@ -613,13 +613,12 @@ class SqlLeases(_Store):
         if not shards:
             return []
         c = t.shard_leases.c
-        result = self.conn.execute(
-            t.shard_leases.update()
-            .where(c.pool == pool, c.owner == owner, c.shard.in_(shards))
-            .values(expires_at=now + timedelta(seconds=ttl_seconds))
-            .returning(c.shard)
-        )
-        return sorted(r[0] for r in result)
+        # A read, not a renewal (rebalance renews): a round with nothing to do then writes nothing, and on
+        # SQLite commits without a disk flush. On PostgreSQL the row locks fence off a worker taking over.
+        query = sa.select(c.shard).where(c.pool == pool, c.owner == owner, c.shard.in_(shards))
+        if self.postgres:
+            query = query.with_for_update()
+        return sorted(r[0] for r in self.conn.execute(query))
 
     def release(self, pool: str, owner: str) -> None:
         c = t.shard_leases.c
