@@ -1,34 +1,36 @@
 """Outbound delivery: how a target's answer is classified, how requests are signed and keyed for dedupe,
-and what the webhook and JSON-lines senders report back."""
+and what the webhook and JSON-lines senders report back. The webhook sender is exercised against a real
+HTTP/1.1 server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crossdock.connectors.generic import outbound
+from crossdock.connectors.generic.client import HttpAnswer
 from crossdock.hub.errors import PermanentDeliveryError, RetryableDeliveryError
 from crossdock.hub.ports import AttemptOutcome
+from tests.unit.connectors.local_http import LocalHttpServer, Received, Reply, local_http_server, refused_port
 from tests.unit.factories import PROPERTY, T0, make_delivery
 
-URL = "https://erp.example/hooks/crossdock"
-Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+HOOK_PATH = "/hooks/crossdock"
 
 
-def answer(status: int, headers: dict[str, str] | None = None, text: str = "") -> httpx.Response:
-    return httpx.Response(status, headers=headers, text=text, request=httpx.Request("POST", URL))
+def answer(status: int, headers: dict[str, str] | None = None, text: str = "") -> HttpAnswer:
+    """An answer as the transport hands it over: header names lower-cased."""
+    return HttpAnswer(status, {name.lower(): value for name, value in (headers or {}).items()}, text)
 
 
 # ---- classifying answers -------------------------------------------------------------------------------------
@@ -162,123 +164,127 @@ def test_sign_is_the_hex_hmac_sha256_of_the_body_under_the_utf8_secret(secret: s
 # ---- the webhook sender --------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def target() -> Iterator[LocalHttpServer]:
+    with local_http_server() as server:
+        yield server
+
+
 @contextmanager
-def webhook(handler: Handler, **options: Any) -> Iterator[outbound.WebhookSender]:
-    sender = outbound.WebhookSender(URL, transport=httpx.MockTransport(handler), **options)
+def webhook(url: str, **options: Any) -> Iterator[outbound.WebhookSender]:
+    sender = outbound.WebhookSender(url, **options)
     try:
         yield sender
     finally:
         sender.close()
 
 
-def recording(status: int = 200, headers: dict[str, str] | None = None) -> tuple[Handler, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        seen.append(request)
-        return httpx.Response(status, headers=headers)
-
-    return handler, seen
-
-
-def test_a_delivery_is_posted_as_a_cloudevent_keyed_by_its_delivery_id() -> None:
+def test_a_delivery_is_posted_as_a_cloudevent_keyed_by_its_delivery_id(target: LocalHttpServer) -> None:
     delivery = make_delivery(id="dlv-42", payload={"id": "evt-1", "type": "crossdock.order.accepted.v1"})
-    handler, seen = recording(202)
-    with webhook(handler) as sender:
+    target.answer(Reply(202))
+    with webhook(target.url(HOOK_PATH)) as sender:
         [result] = sender.send([delivery])
 
     assert (result.delivery_id, result.outcome, result.status_code) == ("dlv-42", AttemptOutcome.DELIVERED, 202)
-    [request] = seen
-    assert request.method == "POST"
-    assert str(request.url) == URL
-    assert request.headers["Idempotency-Key"] == "dlv-42"
+    [request] = target.received
+    assert (request.method, request.path) == ("POST", HOOK_PATH)
+    assert request.headers.get_all("Idempotency-Key") == ["dlv-42"]
     assert request.headers["Content-Type"] == "application/cloudevents+json"
     assert request.headers["X-Crossdock-Event-Type"] == delivery.event_type
-    assert json.loads(request.content) == delivery.payload
+    assert json.loads(request.body) == delivery.payload
 
 
-def test_a_signed_delivery_carries_a_signature_the_target_can_verify() -> None:
-    handler, seen = recording()
-    with webhook(handler, secret="hook-secret") as sender:
+def test_a_signed_delivery_carries_a_signature_the_target_can_verify(target: LocalHttpServer) -> None:
+    with webhook(target.url(HOOK_PATH), secret="hook-secret") as sender:
         sender.send([make_delivery()])
 
-    [request] = seen
-    expected = hmac.new(b"hook-secret", request.content, hashlib.sha256).hexdigest()
+    [request] = target.received
+    expected = hmac.new(b"hook-secret", request.body, hashlib.sha256).hexdigest()
     assert request.headers[outbound.SIGNATURE_HEADER] == f"sha256={expected}"
 
 
-def test_an_unsigned_destination_sends_no_signature() -> None:
-    handler, seen = recording()
-    with webhook(handler) as sender:
-        sender.send([make_delivery()])
-    assert outbound.SIGNATURE_HEADER not in seen[0].headers
-
-
-def test_configured_headers_are_sent_but_cannot_replace_the_idempotency_key() -> None:
-    handler, seen = recording()
-    with webhook(handler, headers={"Authorization": "Bearer t", "Idempotency-Key": "spoofed"}) as sender:
-        sender.send([make_delivery(id="dlv-7")])
-    assert seen[0].headers["Authorization"] == "Bearer t"
-    assert seen[0].headers.get_list("Idempotency-Key") == ["dlv-7"]
-
-
-def test_a_timeout_is_retryable_without_a_status() -> None:
-    async def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("read timed out", request=request)
-
-    with webhook(slow) as sender:
+def test_an_unsigned_destination_sends_no_signature(target: LocalHttpServer) -> None:
+    with webhook(target.url(HOOK_PATH)) as sender:
         [result] = sender.send([make_delivery()])
+
+    assert result.outcome is AttemptOutcome.DELIVERED
+    [request] = target.received
+    assert outbound.SIGNATURE_HEADER not in request.headers
+
+
+def test_configured_headers_are_sent_but_cannot_replace_the_idempotency_key(target: LocalHttpServer) -> None:
+    configured = {"Authorization": "Bearer t", "Idempotency-Key": "spoofed"}
+    with webhook(target.url(HOOK_PATH), headers=configured) as sender:
+        sender.send([make_delivery(id="dlv-7")])
+
+    [request] = target.received
+    assert request.headers["Authorization"] == "Bearer t"
+    assert request.headers.get_all("Idempotency-Key") == ["dlv-7"]
+
+
+def test_a_timeout_is_retryable_without_a_status(target: LocalHttpServer) -> None:
+    target.answer(Reply(200, delay_seconds=5.0))  # far past the sender's timeout; closing the server cuts it short
+    with webhook(target.url(HOOK_PATH), timeout_seconds=0.2) as sender:
+        [result] = sender.send([make_delivery()])
+
     assert (result.outcome, result.status_code) == (AttemptOutcome.RETRYABLE, None)
-    assert result.error is not None and "ReadTimeout" in result.error
+    assert result.error is not None and "Timeout" in result.error
+    assert result.duration_ms < 5_000  # the sender gave up rather than waiting for the late answer
 
 
 def test_a_refused_connection_is_retryable() -> None:
-    async def down(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
-
-    with webhook(down) as sender:
+    with refused_port() as port, webhook(f"http://127.0.0.1:{port}{HOOK_PATH}") as sender:
         [result] = sender.send([make_delivery()])
-    assert result.outcome is AttemptOutcome.RETRYABLE
+
+    assert (result.outcome, result.status_code) == (AttemptOutcome.RETRYABLE, None)
+    assert result.error is not None
 
 
-def test_a_404_is_permanent() -> None:
-    handler, _ = recording(404)
-    with webhook(handler) as sender:
+def test_a_404_is_permanent(target: LocalHttpServer) -> None:
+    target.answer(Reply(404, body=b"no such hook"))
+    with webhook(target.url(HOOK_PATH)) as sender:
         [result] = sender.send([make_delivery()])
+
     assert (result.outcome, result.status_code) == (AttemptOutcome.PERMANENT, 404)
+    assert result.error is not None and "no such hook" in result.error
 
 
-def test_a_503_with_retry_after_is_retryable_after_that_many_seconds() -> None:
-    handler, _ = recording(503, {"Retry-After": "17"})
-    with webhook(handler) as sender:
+def test_a_503_with_retry_after_is_retryable_after_that_many_seconds(target: LocalHttpServer) -> None:
+    target.answer(Reply(503, headers=[("Retry-After", "17")]))
+    with webhook(target.url(HOOK_PATH)) as sender:
         [result] = sender.send([make_delivery()])
+
     assert (result.outcome, result.status_code, result.retry_after_seconds) == (AttemptOutcome.RETRYABLE, 503, 17.0)
 
 
-def test_each_delivery_of_a_batch_gets_its_own_result_in_order() -> None:
-    statuses = {"d-ok": 200, "d-busy": 503, "d-bad": 422}
+def by_idempotency_key(replies: dict[str, Reply]) -> Callable[[Received], Reply]:
+    return lambda request: replies[request.headers["Idempotency-Key"]]
 
-    async def by_key(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(statuses[request.headers["Idempotency-Key"]])
 
-    with webhook(by_key) as sender:
-        results = sender.send([make_delivery(id=name) for name in statuses])
+def test_each_delivery_of_a_batch_gets_its_own_result_in_order(target: LocalHttpServer) -> None:
+    target.answer(by_idempotency_key({"d-ok": Reply(200), "d-busy": Reply(503), "d-bad": Reply(422)}))
+    with webhook(target.url(HOOK_PATH)) as sender:
+        results = sender.send([make_delivery(id=name) for name in ("d-ok", "d-busy", "d-bad")])
 
-    assert [(r.delivery_id, r.outcome) for r in results] == [
-        ("d-ok", AttemptOutcome.DELIVERED),
-        ("d-busy", AttemptOutcome.RETRYABLE),
-        ("d-bad", AttemptOutcome.PERMANENT),
+    assert [(r.delivery_id, r.outcome, r.status_code) for r in results] == [
+        ("d-ok", AttemptOutcome.DELIVERED, 200),
+        ("d-busy", AttemptOutcome.RETRYABLE, 503),
+        ("d-bad", AttemptOutcome.PERMANENT, 422),
     ]
+    assert sorted(request.headers["Idempotency-Key"] for request in target.received) == ["d-bad", "d-busy", "d-ok"]
 
 
-def test_an_unreadable_retry_after_is_ignored_not_fatal_to_the_batch() -> None:
-    async def odd(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(503, headers=[(b"retry-after", b"\xb2")])
+def test_an_unreadable_retry_after_is_ignored_not_fatal_to_the_batch(target: LocalHttpServer) -> None:
+    # "\xb2" goes out as the raw byte 0xB2: neither ASCII digits nor an HTTP-date, nor valid UTF-8.
+    odd = Reply(503, headers=[("Retry-After", "\xb2")])
+    target.answer(by_idempotency_key({"d-odd": odd, "d-ok": Reply(200)}))
+    with webhook(target.url(HOOK_PATH)) as sender:
+        results = sender.send([make_delivery(id="d-odd"), make_delivery(id="d-ok")])
 
-    with webhook(odd) as sender:
-        [result] = sender.send([make_delivery()])
-    assert (result.outcome, result.retry_after_seconds) == (AttemptOutcome.RETRYABLE, None)
+    assert [(r.delivery_id, r.outcome, r.status_code, r.retry_after_seconds) for r in results] == [
+        ("d-odd", AttemptOutcome.RETRYABLE, 503, None),
+        ("d-ok", AttemptOutcome.DELIVERED, 200, None),
+    ]
 
 
 # ---- the JSON-lines sender -----------------------------------------------------------------------------------
