@@ -133,9 +133,12 @@ class Processes:
         wait_until(lambda: _answers(f"{sink.url}/_sink/received", proc), READY_TIMEOUT, "the sink to listen")
         return sink
 
-    def hub(self, config: HubConfig, name: str = "hub", log_level: str = "WARNING") -> Proc:
-        """`crossdock run`: API, worker and timers in one process; returns once /readyz says ready."""
+    def hub(self, config: HubConfig, name: str = "hub", log_level: str = "WARNING", workers: bool = True) -> Proc:
+        """`crossdock run`: API, worker and timers in one process (API only with workers=False); returns once
+        /readyz says ready."""
         args = [*CLI, "run", "--config", str(config.path), "--port", str(config.port), "--log-level", log_level]
+        if not workers:
+            args.append("--no-workers")
         proc = self._proc(name, args)
         wait_until(lambda: _answers(f"{config.base_url}/readyz", proc), READY_TIMEOUT, f"{name} to be ready")
         return proc

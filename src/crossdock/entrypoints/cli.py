@@ -89,6 +89,9 @@ def run(
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
     data_dir: DataDirOption = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "INFO",
+    workers: Annotated[
+        bool, typer.Option("--workers/--no-workers", help="Also process and deliver here (else API only).")
+    ] = True,
 ) -> None:
     """Run the API, the workers and the timers in one process (migrates the database first)."""
     import uvicorn
@@ -105,7 +108,8 @@ def run(
     metrics = Metrics()
     worker = Worker(runtime.hub, metrics, idle_sleep=settings.worker.idle_sleep_ms / 1000)
     api = create_app(runtime, metrics=metrics, on_intake=worker.inbox_ready.set)
-    worker.start()
+    if workers:
+        worker.start()
     errors.print(
         f"Crossdock listening on http://{settings.http.host}:{settings.http.port} "
         f"(database: {_safe_url(settings.database_url)})"
@@ -115,7 +119,8 @@ def run(
             api, host=settings.http.host, port=settings.http.port, log_level=log_level.lower(), access_log=False
         )
     finally:
-        worker.stop()
+        if workers:
+            worker.stop()
         runtime.close()
 
 
