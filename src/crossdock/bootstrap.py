@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from crossdock.config import DestinationSettings, Settings
@@ -75,7 +76,12 @@ def build(
         batch_size=settings.worker.batch_size,
     )
     router = router or Router()
-    processor = inbox.Processor(adapters=adapters, router=router, enqueue_deliveries=outbox.enqueue)
+    processor = inbox.Processor(
+        adapters=adapters,
+        router=router,
+        enqueue_deliveries=outbox.enqueue,
+        store_errors=(sa_exc.OperationalError, sa_exc.InterfaceError),
+    )
     r = settings.retention
     hub = Hub(
         begin=SqlUnitOfWorkFactory(engine, clock.now),

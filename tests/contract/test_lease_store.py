@@ -22,7 +22,7 @@ def rebalance(
 
 def hold(uow_factory: UnitOfWorkFactory, owner: str, shards: list[int], now: datetime) -> list[int]:
     with uow_factory() as uow:
-        held = uow.leases.hold("inbox", owner, shards, now, TTL)
+        held = uow.leases.hold("inbox", owner, shards)
         uow.commit()
     return held
 

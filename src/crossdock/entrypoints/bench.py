@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from crossdock import bootstrap
+from crossdock import bootstrap, config
 from crossdock.config import Settings
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
 from crossdock.entrypoints.worker import Worker
@@ -249,13 +249,15 @@ def _fresh_postgres(server_url: str) -> Iterator[str]:
 
 
 def _settings(url: str, sink_url: str) -> Settings:
-    return Settings.model_validate(
-        {
-            "storage": {"url": url},  # SQLite keeps the default FULL synchronous
+    """The defaults, tunable like any hub through CROSSDOCK_* variables (CROSSDOCK_WORKER__BATCH_SIZE=500)."""
+    return config.load(
+        None,
+        overrides={
+            "storage.url": url,  # SQLite keeps the default FULL synchronous
             "sources": {SOURCE: {"subject_field": "id"}},
             "destinations": {DESTINATION: {"kind": "webhook", "url": sink_url}},
             "subscriptions": [{"destination": DESTINATION, "events": ["*"]}],
-        }
+        },
     )
 
 
@@ -275,13 +277,14 @@ def _crossdock_run(url: str, sink: _Sink, n: int, rate: float | None, say: _Repo
     hub = runtime.hub
     try:
         migrate.upgrade(runtime.engine)
-        worker = Worker(hub, Metrics(), idle_sleep=settings.worker.idle_sleep_ms / 1000)
+        # Wired as `crossdock run` wires them: the worker drains intake into its own unit of work.
         writer = IntakeWriter(
             hub.accept,
             window_ms=settings.http.intake_batch_ms,
             max_batch=settings.http.intake_batch_size,
-            on_commit=lambda _count: worker.inbox_ready.set(),
+            own_thread=False,
         )
+        worker = Worker(hub, Metrics(), idle_sleep=settings.worker.idle_sleep_ms / 1000, intake=writer)
         worker.start()
         try:
             # Leases taken, HTTP connections open, statements compiled: not part of the figures.

@@ -97,6 +97,7 @@ def run(
     import uvicorn
 
     from crossdock.entrypoints.api.app import create_app
+    from crossdock.entrypoints.api.intake_writer import IntakeWriter
     from crossdock.entrypoints.worker import Worker
     from crossdock.observability import logs
     from crossdock.observability.metrics import Metrics
@@ -106,8 +107,15 @@ def run(
     runtime = bootstrap.build(settings)
     migrate.upgrade(runtime.engine)
     metrics = Metrics()
-    worker = Worker(runtime.hub, metrics, idle_sleep=settings.worker.idle_sleep_ms / 1000)
-    api = create_app(runtime, metrics=metrics, on_intake=worker.inbox_ready.set)
+    # With workers here, intake is stored by the worker's own unit of work: one writer for the database.
+    intake = IntakeWriter(
+        runtime.hub.accept,
+        window_ms=settings.http.intake_batch_ms,
+        max_batch=settings.http.intake_batch_size,
+        own_thread=False,
+    )
+    worker = Worker(runtime.hub, metrics, idle_sleep=settings.worker.idle_sleep_ms / 1000, intake=intake)
+    api = create_app(runtime, metrics=metrics, intake=intake if workers else None)
     if workers:
         worker.start()
     errors.print(
@@ -121,6 +129,7 @@ def run(
     finally:
         if workers:
             worker.stop()
+            intake.close()
         runtime.close()
 
 

@@ -1,7 +1,10 @@
-"""The worker: threads that lease shards and run the hub's rounds until told to stop.
+"""The worker: leases shards and drives the hub until told to stop.
 
-One thread processes the inbox, one delivers the outbox, one fires timers. Each lease pool has its own
-owner id, so processing and delivery run side by side while each shard still has one owner at a time.
+One thread does all of this process's work on the database, in one unit of work per round: it records the
+sends that came back, processes pending messages and chooses the next sends. The sends themselves run
+beside it, so the database never waits on a target and a target never waits on the database; a partition
+with a send in flight gets nothing more sent until that send is recorded, which keeps its order. A second
+thread fires timers.
 """
 
 from __future__ import annotations
@@ -12,17 +15,28 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from crossdock.entrypoints.api.intake_writer import IntakeWriter
+from crossdock.hub.ports import Delivery, SendResult
 from crossdock.hub.runtime import INBOX_POOL, OUTBOX_POOL, Hub
 from crossdock.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+MAX_ROUNDS_IN_FLIGHT = 2
+
 
 def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class _InFlight:
+    deliveries: Sequence[Delivery]
+    results: Future[dict[str, SendResult]]
 
 
 @dataclass
@@ -32,13 +46,19 @@ class Worker:
     idle_sleep: float = 0.02
     owner: str = field(default_factory=owner_id)
     stop_event: threading.Event = field(default_factory=threading.Event)
-    inbox_ready: threading.Event = field(default_factory=threading.Event)
-    outbox_ready: threading.Event = field(default_factory=threading.Event)
+    inbox_ready: threading.Event = field(default_factory=threading.Event)  # set by intake in this process
     threads: list[threading.Thread] = field(default_factory=list)
+    in_flight: list[_InFlight] = field(default_factory=list)
+    intake: IntakeWriter | None = None  # drained here when the API runs in this process
+
+    def __post_init__(self) -> None:
+        self._senders = ThreadPoolExecutor(max_workers=MAX_ROUNDS_IN_FLIGHT, thread_name_prefix="round")
+        if self.intake is not None:
+            self.intake.on_submit = self.inbox_ready.set
 
     def start(self) -> None:
         self.hub.arm_timers()
-        for name, loop in (("inbox", self._inbox_loop), ("outbox", self._outbox_loop), ("timers", self._timer_loop)):
+        for name, loop in (("pipeline", self._pipeline_loop), ("timers", self._timer_loop)):
             thread = threading.Thread(target=self._guarded(name, loop), name=f"worker-{name}", daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -47,13 +67,14 @@ class Worker:
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
         self.inbox_ready.set()
-        self.outbox_ready.set()
         for thread in self.threads:
             thread.join(timeout)
+        self._senders.shutdown(wait=True)
         try:
+            self._record_finished(wait=True)
             self.hub.release(self.owner)
-        except Exception:  # noqa: BLE001 - leases expire by themselves; stopping must not fail on this
-            log.warning("could not release leases of %s; they will expire", self.owner)
+        except Exception:  # noqa: BLE001 - unrecorded sends are sent again (same id); leases expire
+            log.warning("worker %s could not settle its last round; it will be redone", self.owner)
         log.info("worker %s stopped", self.owner)
 
     def wait(self) -> None:
@@ -72,38 +93,72 @@ class Worker:
         return run
 
     def _leased(self, pool: str) -> Callable[[], list[int]]:
-        state: dict[str, object] = {"at": 0.0, "shards": []}
         every = self.hub.worker.lease_seconds / 3
+        state: dict[str, float | list[int]] = {"at": -every, "shards": []}
 
         def shards() -> list[int]:
-            if time.monotonic() - float(state["at"]) >= every:  # type: ignore[arg-type]
+            at = state["at"]
+            assert isinstance(at, float)
+            if time.monotonic() - at >= every:
                 state["shards"] = self.hub.lease(pool, self.owner)
                 state["at"] = time.monotonic()
-            return state["shards"]  # type: ignore[return-value]
+            owned = state["shards"]
+            assert isinstance(owned, list)
+            return owned
 
         return shards
 
-    def _inbox_loop(self) -> None:
-        shards = self._leased(INBOX_POOL)
+    def _pipeline_loop(self) -> None:
+        inbox_shards, outbox_shards = self._leased(INBOX_POOL), self._leased(OUTBOX_POOL)
         while not self.stop_event.is_set():
             self.inbox_ready.clear()
-            processed, failed = self.hub.process_round(self.owner, shards())
-            if processed or failed:
-                self.metrics.processed.labels("processed").inc(processed)
-                self.metrics.processed.labels("failed").inc(failed)
-                self.outbox_ready.set()
-                continue
-            self.inbox_ready.wait(self.idle_sleep)
+            finished = self._take_finished()
+            busy = {(d.destination, d.partition_key) for flight in self.in_flight for d in flight.deliveries}
+            arrivals = self.intake.take(self.hub.worker.batch_size) if self.intake is not None else []
+            try:
+                step = self.hub.pipeline_round(
+                    self.owner, inbox_shards(), outbox_shards(), finished, busy, [m for m, _ in arrivals]
+                )
+            except BaseException as exc:
+                for _, answer in arrivals:
+                    answer.set_exception(exc)  # the sender hears of it and sends again
+                raise
+            for (_, answer), result in zip(arrivals, step.accepted, strict=True):
+                answer.set_result(result)
+            if arrivals:
+                self.metrics.intake_batch.observe(len(arrivals))
+            self.metrics.processed.labels("processed").inc(step.processed)
+            self.metrics.processed.labels("failed").inc(step.failed)
+            if step.to_send:
+                self._launch(step.to_send)
+            if len(self.in_flight) >= MAX_ROUNDS_IN_FLIGHT:
+                self._wait_for_a_send()
+            elif not (step.processed or step.failed or step.to_send or finished or arrivals):
+                self.inbox_ready.wait(self.idle_sleep)
 
-    def _outbox_loop(self) -> None:
-        shards = self._leased(OUTBOX_POOL)
-        while not self.stop_event.is_set():
-            self.outbox_ready.clear()
-            sent = self.hub.deliver_round(self.owner, shards())
-            if sent:
-                self.metrics.sent.inc(sent)
-                continue
-            self.outbox_ready.wait(self.idle_sleep)
+    def _launch(self, deliveries: list[Delivery]) -> None:
+        results = self._senders.submit(self.hub.outbox.send, deliveries)
+        results.add_done_callback(lambda _done: self.inbox_ready.set())
+        self.in_flight.append(_InFlight(deliveries, results))
+        self.metrics.sent.inc(len(deliveries))
+
+    def _take_finished(self) -> list[tuple[Sequence[Delivery], Mapping[str, SendResult]]]:
+        done = [flight for flight in self.in_flight if flight.results.done()]
+        self.in_flight = [flight for flight in self.in_flight if not flight.results.done()]
+        return [(flight.deliveries, flight.results.result()) for flight in done]
+
+    def _wait_for_a_send(self) -> None:
+        while self.in_flight and not any(f.results.done() for f in self.in_flight) and not self.stop_event.is_set():
+            self.inbox_ready.wait(self.idle_sleep)
+            self.inbox_ready.clear()
+
+    def _record_finished(self, wait: bool) -> None:
+        if wait:
+            for flight in self.in_flight:
+                flight.results.exception()
+        finished = self._take_finished()
+        if finished:
+            self.hub.pipeline_round(self.owner, [], [], finished, set())
 
     def _timer_loop(self) -> None:
         while not self.stop_event.is_set():

@@ -124,6 +124,9 @@ class Processor:
     adapters: Mapping[str, InboundAdapter]
     router: Router
     enqueue_deliveries: Deliveries
+    # Errors that mean the store failed (a deadlock, a lost connection), not the message: they abort the
+    # round, which is redone, instead of marking messages failed. Storage-specific, so given by bootstrap.
+    store_errors: tuple[type[BaseException], ...] = ()
 
     def process(self, uow: UnitOfWork, messages: Sequence[StoredMessage], now: datetime) -> tuple[int, int]:
         mapped: list[tuple[StoredMessage, list[Envelope]]] = []
@@ -131,11 +134,15 @@ class Processor:
         for message in messages:
             try:
                 mapped.append((message, self._map(message)))
+            except self.store_errors:
+                raise
             except Exception as exc:  # noqa: BLE001 - recorded on the message, never lost
                 failures.append((message, _reason(exc)))
         try:
             with uow.savepoint():
                 self._handle(uow, mapped, now)
+        except self.store_errors:
+            raise
         except Exception as exc:  # noqa: BLE001 - the batch is redone one message at a time
             log.info("batch of %d failed (%s); handling one message at a time", len(mapped), exc)
             failures.extend(self._handle_one_by_one(uow, mapped, now))
@@ -165,6 +172,8 @@ class Processor:
             try:
                 with uow.savepoint():
                     self._handle(uow, [(message, events)], now)
+            except self.store_errors:
+                raise
             except Exception as exc:  # noqa: BLE001 - recorded on the message, never lost
                 failures.append((message, _reason(exc)))
         return failures

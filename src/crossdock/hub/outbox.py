@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -106,31 +106,38 @@ class Outbox:
         owner: str,
         shards: Sequence[int],
         now: Callable[[], datetime],
-        lease_ttl: float,
     ) -> int:
         """One round: claim due deliveries, send them, record results. Returns how many were sent."""
-        plan = self._plan(begin, owner, shards, now(), lease_ttl)
-        if not plan:
+        with begin() as uow:
+            chosen = self.plan(uow, owner, shards, now())
+            uow.commit()
+        if not chosen:
             return 0
-        results = self._send_in_waves(plan)
-        self._record(begin, plan, results, now())
+        results = self.send(chosen)
+        with begin() as uow:
+            self.record(uow, chosen, results, now())
+            uow.commit()
         return len(results)
 
-    def _plan(
-        self, begin: Callable[[], UnitOfWork], owner: str, shards: Sequence[int], now: datetime, lease_ttl: float
+    def plan(
+        self,
+        uow: UnitOfWork,
+        owner: str,
+        shards: Sequence[int],
+        now: datetime,
+        busy: Collection[tuple[str, str]] = frozenset(),
     ) -> list[Delivery]:
-        with begin() as uow:
-            held = uow.leases.hold("outbox", owner, shards, now, lease_ttl)
-            due = uow.outbox.due(held, now, self.batch_size) if held else []
-            if not due:
-                return []
-            chosen: list[Delivery] = []
-            by_destination: dict[str, list[Delivery]] = defaultdict(list)
-            for delivery in due:
+        """Choose what to send now, inside the caller's unit of work. `busy` names (destination, partition)
+        pairs with a send still in flight: nothing more of theirs goes until it is recorded."""
+        held = uow.leases.hold("outbox", owner, shards)
+        due = uow.outbox.due(held, now, self.batch_size) if held else []
+        by_destination: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in due:
+            if (delivery.destination, delivery.partition_key) not in busy:
                 by_destination[delivery.destination].append(delivery)
-            for name, deliveries in by_destination.items():
-                chosen.extend(self._admit(uow, name, deliveries, now))
-            uow.commit()
+        chosen: list[Delivery] = []
+        for name in sorted(by_destination):  # endpoint rows are locked in name order by every worker
+            chosen.extend(self._admit(uow, name, by_destination[name], now))
         return chosen
 
     def _admit(self, uow: UnitOfWork, name: str, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
@@ -140,6 +147,7 @@ class Outbox:
             self._dead_letter_unroutable(uow, deliveries, now)
             return []
         state = uow.endpoints.load(name)
+        before = replace(state)
         allowed, look_again = retry.breaker_allows(state, now)
         if not allowed:
             uow.outbox.postpone([d.id for d in deliveries], look_again or now + timedelta(seconds=1))
@@ -158,7 +166,8 @@ class Outbox:
             uow.outbox.postpone(held_back, now + timedelta(seconds=max(wait, 0.001)))
         elif held_back:
             uow.outbox.postpone(held_back, state.open_until or now)
-        uow.endpoints.save(state)
+        if state != before:
+            uow.endpoints.save(state)
         return admitted
 
     def _dead_letter_unroutable(self, uow: UnitOfWork, deliveries: list[Delivery], now: datetime) -> None:
@@ -178,7 +187,7 @@ class Outbox:
             ]
         )
 
-    def _send_in_waves(self, plan: list[Delivery]) -> dict[str, SendResult]:
+    def send(self, plan: Sequence[Delivery]) -> dict[str, SendResult]:
         """Per destination and partition, in order: the next delivery goes only once the one before it
         was delivered. Different partitions and destinations go concurrently."""
         queues: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
@@ -202,36 +211,36 @@ class Outbox:
             }
         return results
 
-    def _record(
-        self, begin: Callable[[], UnitOfWork], plan: list[Delivery], results: Mapping[str, SendResult], now: datetime
+    def record(
+        self, uow: UnitOfWork, plan: Sequence[Delivery], results: Mapping[str, SendResult], now: datetime
     ) -> None:
-        with begin() as uow:
-            updates: list[DeliveryUpdate] = []
-            by_destination: dict[str, list[Delivery]] = defaultdict(list)
-            for delivery in plan:
-                if delivery.id in results:
-                    by_destination[delivery.destination].append(delivery)
-            for name, deliveries in by_destination.items():
-                destination = self.destinations[name]
-                state = uow.endpoints.load(name)
-                was_probe = state.breaker is BreakerState.HALF_OPEN
-                probe_deadline = state.open_until
-                for delivery in deliveries:
-                    result = results[delivery.id]
-                    updates.append(_decide(delivery, result, destination.retry_policy, now))
-                    if result.outcome is AttemptOutcome.DELIVERED:
-                        retry.breaker_on_success(state)
-                    elif result.outcome is AttemptOutcome.RETRYABLE and result.status_code != 429:
-                        retry.breaker_on_failure(state, now, destination.breaker_policy, was_probe)
-                    elif was_probe:
-                        # A 4xx or 429 answer still proves the endpoint is up.
-                        retry.breaker_on_success(state)
-                if was_probe and state.breaker is BreakerState.CLOSED and probe_deadline is not None:
-                    # The backlog held back behind the probe need not wait out the probe's deadline.
-                    uow.outbox.resume(name, probe_deadline, now)
-                uow.endpoints.save(state)
-            uow.outbox.record(updates)
-            uow.commit()
+        """Record each send's outcome, its attempt and the breaker's verdict, in the caller's unit of work."""
+        updates: list[DeliveryUpdate] = []
+        by_destination: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in plan:
+            if delivery.id in results:
+                by_destination[delivery.destination].append(delivery)
+        for name in sorted(by_destination):  # endpoint rows are locked in name order by every worker
+            deliveries = by_destination[name]
+            destination = self.destinations[name]
+            state = uow.endpoints.load(name)
+            was_probe = state.breaker is BreakerState.HALF_OPEN
+            probe_deadline = state.open_until
+            for delivery in deliveries:
+                result = results[delivery.id]
+                updates.append(_decide(delivery, result, destination.retry_policy, now))
+                if result.outcome is AttemptOutcome.DELIVERED:
+                    retry.breaker_on_success(state)
+                elif result.outcome is AttemptOutcome.RETRYABLE and result.status_code != 429:
+                    retry.breaker_on_failure(state, now, destination.breaker_policy, was_probe)
+                elif was_probe:
+                    # A 4xx or 429 answer still proves the endpoint is up.
+                    retry.breaker_on_success(state)
+            if was_probe and state.breaker is BreakerState.CLOSED and probe_deadline is not None:
+                # The backlog held back behind the probe need not wait out the probe's deadline.
+                uow.outbox.resume(name, probe_deadline, now)
+            uow.endpoints.save(state)
+        uow.outbox.record(updates)
 
     # ---- dead letters and replay -----------------------------------------------------------------------
     def replay(

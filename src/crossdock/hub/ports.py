@@ -299,7 +299,7 @@ class LeaseStore(Protocol):
     def rebalance(self, pool: str, owner: str, shards: int, now: datetime, ttl_seconds: float) -> list[int]:
         """Renew this owner's leases, take or give up shards toward a fair share; returns owned shards."""
 
-    def hold(self, pool: str, owner: str, shards: Sequence[int], now: datetime, ttl_seconds: float) -> list[int]:
+    def hold(self, pool: str, owner: str, shards: Sequence[int]) -> list[int]:
         """Fence: the given shards this owner still holds, locked for this unit of work where the backend
         locks rows. It does not renew them: rebalance does."""
 

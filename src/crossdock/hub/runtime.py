@@ -7,7 +7,7 @@ servers or read configuration; entrypoints drive it and bootstrap builds it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,10 +15,12 @@ from crossdock.hub import inbox
 from crossdock.hub.outbox import Outbox
 from crossdock.hub.ports import (
     Clock,
+    Delivery,
     IntakeResult,
     MessageStatus,
     NewMessage,
     ReplayRecord,
+    SendResult,
     StoredMessage,
     Timer,
     UnitOfWork,
@@ -62,6 +64,14 @@ class RoundResult:
         return bool(self.processed or self.failed or self.sent or self.timers)
 
 
+@dataclass(frozen=True)
+class PipelineStep:
+    processed: int
+    failed: int
+    to_send: list[Delivery]
+    accepted: list[IntakeResult]
+
+
 @dataclass
 class Hub:
     begin: UnitOfWorkFactory
@@ -93,7 +103,7 @@ class Hub:
     def process_round(self, owner: str, shards: Sequence[int]) -> tuple[int, int]:
         with self.begin() as uow:
             now = self.clock.now()
-            held = uow.leases.hold(INBOX_POOL, owner, shards, now, self.worker.lease_seconds)
+            held = uow.leases.hold(INBOX_POOL, owner, shards)
             messages = uow.inbox.pending(held, self.worker.batch_size) if held else []
             if not messages:
                 return 0, 0
@@ -102,7 +112,33 @@ class Hub:
         return result
 
     def deliver_round(self, owner: str, shards: Sequence[int]) -> int:
-        return self.outbox.deliver_due(self.begin, owner, shards, self.clock.now, self.worker.lease_seconds)
+        return self.outbox.deliver_due(self.begin, owner, shards, self.clock.now)
+
+    def pipeline_round(
+        self,
+        owner: str,
+        inbox_shards: Sequence[int],
+        outbox_shards: Sequence[int],
+        finished: Sequence[tuple[Sequence[Delivery], Mapping[str, SendResult]]],
+        busy: Collection[tuple[str, str]],
+        arrivals: Sequence[NewMessage] = (),
+    ) -> PipelineStep:
+        """One unit of work for a worker that keeps sends in flight: store what arrived, record the sends
+        that came back, process pending messages, and choose the next sends (which may be the deliveries of
+        messages that arrived in this very round)."""
+        with self.begin() as uow:
+            now = self.clock.now()
+            accepted = uow.inbox.add(arrivals) if arrivals else []
+            held = uow.leases.hold(INBOX_POOL, owner, inbox_shards)
+            messages = uow.inbox.pending(held, self.worker.batch_size) if held else []
+            processed, failed = self.processor.process(uow, messages, now) if messages else (0, 0)
+            # Processing (the log head) before recording and planning (endpoint rows): every worker takes
+            # its row locks in this one order, so that on PostgreSQL no two can deadlock.
+            for sent, results in finished:
+                self.outbox.record(uow, sent, results, now)
+            chosen = self.outbox.plan(uow, owner, outbox_shards, now, busy)
+            uow.commit()
+        return PipelineStep(processed, failed, chosen, accepted)
 
     def timer_round(self) -> int:
         with self.begin() as uow:

@@ -521,7 +521,7 @@ class MemoryLeases(_Store):
             mine.append(shard)
         return sorted(mine)
 
-    def hold(self, pool: str, owner: str, shards: Sequence[int], now: datetime, ttl_seconds: float) -> list[int]:
+    def hold(self, pool: str, owner: str, shards: Sequence[int]) -> list[int]:
         held: list[int] = []
         for shard in set(shards):
             lease = self._s.leases.get((pool, shard))

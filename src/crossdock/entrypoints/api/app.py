@@ -51,7 +51,9 @@ class EditReplayRequest(BaseModel):
     note: str = ""
 
 
-def create_app(runtime: Runtime, *, metrics: Metrics | None = None, on_intake: Any = None) -> FastAPI:
+def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: IntakeWriter | None = None) -> FastAPI:
+    """The API over a built hub. Pass `intake` when a worker in this process drains it; without one the
+    API commits intake batches on a writer thread of its own."""
     hub = runtime.hub
     metrics = metrics or Metrics()
     http = runtime.settings.http
@@ -59,13 +61,15 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, on_intake: A
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        def committed(count: int) -> None:
-            metrics.intake_batch.observe(count)
-            if on_intake is not None:
-                on_intake()
-
+        if intake is not None:
+            state["writer"] = intake
+            yield
+            return
         state["writer"] = IntakeWriter(
-            hub.accept, window_ms=http.intake_batch_ms, max_batch=http.intake_batch_size, on_commit=committed
+            hub.accept,
+            window_ms=http.intake_batch_ms,
+            max_batch=http.intake_batch_size,
+            on_commit=metrics.intake_batch.observe,
         )
         yield
         state["writer"].close()

@@ -609,7 +609,7 @@ class SqlLeases(_Store):
                 mine.append(shard)
         return sorted(mine)
 
-    def hold(self, pool: str, owner: str, shards: Sequence[int], now: datetime, ttl_seconds: float) -> list[int]:
+    def hold(self, pool: str, owner: str, shards: Sequence[int]) -> list[int]:
         if not shards:
             return []
         c = t.shard_leases.c
