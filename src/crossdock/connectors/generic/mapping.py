@@ -64,7 +64,6 @@ def to_envelope(
     received_at: datetime,
     headers: Mapping[str, str],
 ) -> Envelope:
-    trace = {"traceparent": headers.get("traceparent"), "correlationid": headers.get("x-correlation-id")}
     if is_cloudevent(payload):
         fields = {k: v for k, v in payload.items() if k in Envelope.model_fields}
         fields.setdefault("time", received_at)
@@ -72,26 +71,15 @@ def to_envelope(
         fields["id"] = derive_id("message", source, message_key, "0")
         fields["source"] = f"crossdock/{source}"
         fields.setdefault("causationid", str(payload["id"]))
-        for name, value in trace.items():
-            if value and not fields.get(name):
+        for name, value in _trace(headers).items():
+            if not fields.get(name):
                 fields[name] = value
         return _validated(fields)
     subject = field_value(payload, mapping.subject_field)
     if subject is None:
         raise MappingError(f"field {mapping.subject_field!r} (the business key) is missing from the payload")
     partition = field_value(payload, mapping.partition_field) if mapping.partition_field else None
-    return _validated(
-        {
-            "id": derive_id("message", source, message_key, "0"),
-            "source": f"crossdock/{source}",
-            "type": mapping.event_type,
-            "subject": subject,
-            "time": received_at,
-            "data": dict(payload),
-            "partitionkey": partition,
-            **{k: v for k, v in trace.items() if v},
-        }
-    )
+    return _wrapped(mapping, source, message_key, subject, received_at, dict(payload), partition, headers)
 
 
 def raw_to_envelope(
@@ -110,6 +98,23 @@ def raw_to_envelope(
     except UnicodeDecodeError:
         content = {"base64": base64.b64encode(body).decode("ascii")}
     subject = headers.get(BUSINESS_KEY_HEADER) or f"sha256:{payload_hash[:16]}"
+    data = {"content_type": headers.get("content-type"), **content}
+    return _wrapped(
+        mapping, source, message_key, subject, received_at, data, headers.get(PARTITION_KEY_HEADER), headers
+    )
+
+
+def _wrapped(
+    mapping: GenericMapping,
+    source: str,
+    message_key: str,
+    subject: str,
+    received_at: datetime,
+    data: dict[str, Any],
+    partition: str | None,
+    headers: Mapping[str, str],
+) -> Envelope:
+    """A payload that is not a CloudEvent, in an envelope of the source's event type."""
     return _validated(
         {
             "id": derive_id("message", source, message_key, "0"),
@@ -117,18 +122,16 @@ def raw_to_envelope(
             "type": mapping.event_type,
             "subject": subject,
             "time": received_at,
-            "data": {"content_type": headers.get("content-type"), **content},
-            "partitionkey": headers.get(PARTITION_KEY_HEADER),
-            **{
-                k: v
-                for k, v in {
-                    "traceparent": headers.get("traceparent"),
-                    "correlationid": headers.get("x-correlation-id"),
-                }.items()
-                if v
-            },
+            "data": data,
+            "partitionkey": partition,
+            **_trace(headers),
         }
     )
+
+
+def _trace(headers: Mapping[str, str]) -> dict[str, str]:
+    found = {"traceparent": headers.get("traceparent"), "correlationid": headers.get("x-correlation-id")}
+    return {name: value for name, value in found.items() if value}
 
 
 def _validated(fields: dict[str, Any]) -> Envelope:
