@@ -1,9 +1,11 @@
 """A local webhook target for tests and benchmarks: records every request, dedupes on Idempotency-Key, and
-can be told to fail (status codes, Retry-After, delays) to exercise retries and breakers.
+can be told to fail (status codes, Retry-After, delays, a random fraction) to exercise retries and breakers.
 
 Run: python -m crossdock.devtools.sink --port 9000
 Control: GET /_sink/received, POST /_sink/program {"fail_next": [{"status": 503, "retry_after": "2"}],
-"always": {"status": 500} | null, "delay_ms": 0}, POST /_sink/reset.
+"always": {"status": 500} | null, "fail_rate": 0.2, "fail_status": 503, "seed": 7, "delay_ms": 0},
+POST /_sink/reset. A request meets the first that applies: the next queued failure, then `always`, then a
+failure drawn with probability `fail_rate` (0 turns it off; `seed` makes the draws repeatable).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -27,6 +30,9 @@ class SinkState:
     seen: set[str] = field(default_factory=set)
     fail_next: list[dict[str, Any]] = field(default_factory=list)
     always: dict[str, Any] | None = None
+    fail_rate: float = 0.0
+    fail_status: int = 503
+    rng: random.Random = field(default_factory=random.Random)
     delay_ms: float = 0.0
     keep_bodies: bool = True
 
@@ -35,7 +41,34 @@ class SinkState:
         self.seen.clear()
         self.fail_next.clear()
         self.always = None
+        self.fail_rate = 0.0
+        self.fail_status = 503
         self.delay_ms = 0.0
+
+    def program(self, program: dict[str, Any]) -> None:
+        """Apply a program; a field left out keeps its current setting."""
+        self.fail_next.extend(program.get("fail_next", []))
+        if "always" in program:
+            self.always = program["always"]
+        if "fail_rate" in program:
+            rate = float(program["fail_rate"] or 0.0)
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"fail_rate must lie between 0 and 1, not {rate}")
+            self.fail_rate = rate
+        self.fail_status = int(program.get("fail_status", self.fail_status))
+        if program.get("seed") is not None:
+            self.rng.seed(program["seed"])
+        self.delay_ms = float(program.get("delay_ms", self.delay_ms))
+
+    def next_failure(self) -> dict[str, Any] | None:
+        """The failure this request meets, if any: queued ones first, then `always`, then a random draw."""
+        if self.fail_next:
+            return self.fail_next.pop(0)
+        if self.always:
+            return self.always
+        if self.fail_rate and self.rng.random() < self.fail_rate:
+            return {"status": self.fail_status}
+        return None
 
 
 class Sink:
@@ -67,11 +100,11 @@ class Sink:
                 send, 200, {"count": len(self.state.items), "unique": len(self.state.seen), "items": self.state.items}
             )
         elif path == "/_sink/program":
-            program = json.loads(body or b"{}")
-            self.state.fail_next.extend(program.get("fail_next", []))
-            if "always" in program:
-                self.state.always = program["always"]
-            self.state.delay_ms = float(program.get("delay_ms", self.state.delay_ms))
+            try:
+                self.state.program(json.loads(body or b"{}"))
+            except (ValueError, TypeError) as error:
+                await _reply(send, 400, {"error": str(error)})
+                return
             await _reply(send, 200, {"ok": True})
         elif path == "/_sink/reset":
             self.state.reset()
@@ -83,7 +116,7 @@ class Sink:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if self.state.delay_ms:
             await asyncio.sleep(self.state.delay_ms / 1000)
-        failure = self.state.fail_next.pop(0) if self.state.fail_next else self.state.always
+        failure = self.state.next_failure()
         key = headers.get("idempotency-key", "")
         record: dict[str, Any] = {
             "delivery_id": key,

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crossdock.domain.events import Envelope
-from crossdock.hub.errors import UnknownSource
+from crossdock.hub.errors import MappingError, UnknownSource
 from crossdock.hub.ports import (
+    Identity,
     InboundAdapter,
     IntakeResult,
     MessageStatus,
@@ -54,7 +55,7 @@ class Intake:
         headers = lower_headers(headers)
         digest = content_hash(body)
         try:
-            identity = adapter.identify(body, headers)
+            identity = _storable(adapter.identify(body, headers))
         except Exception as exc:  # noqa: BLE001 - any parse failure is kept, not raised to the sender
             # Kept and marked failed, so it is visible and can be replayed after a fix.
             return NewMessage(
@@ -81,6 +82,19 @@ class Intake:
             partition_key=partition,
             shard=shard_of(partition, self.shards),
         )
+
+
+def _storable(identity: Identity) -> Identity:
+    """Keys end up in database columns and derived ids: text UTF-8 cannot encode (a lone surrogate from a
+    JSON escape) would fail the whole intake batch it travels in, so it makes the message unidentifiable."""
+    for name in ("key", "business_key", "partition_key"):
+        value = getattr(identity, name)
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise MappingError(f"the {name.replace('_', ' ')} is not valid Unicode text: {exc.reason}") from None
+    return identity
 
 
 def _key(headers: Mapping[str, str], sender_id: str | None, business_key: str | None, digest: str) -> str:

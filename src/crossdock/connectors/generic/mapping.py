@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic_core import PydanticSerializationError
+
 from crossdock.domain.events import Envelope, derive_id
 from crossdock.hub.errors import MappingError
 
@@ -136,6 +138,12 @@ def _trace(headers: Mapping[str, str]) -> dict[str, str]:
 
 def _validated(fields: dict[str, Any]) -> Envelope:
     try:
-        return Envelope.model_validate(fields)
+        envelope = Envelope.model_validate(fields)
     except ValueError as exc:
         raise MappingError(f"not a valid canonical event: {exc}") from exc
+    try:
+        # JSON's \ud800-style escapes can smuggle in text that UTF-8 (and so every store) refuses.
+        envelope.model_dump_json()
+    except (UnicodeEncodeError, PydanticSerializationError) as exc:
+        raise MappingError(f"the payload holds text that is not valid Unicode: {exc}") from None
+    return envelope
