@@ -143,8 +143,12 @@ class Worker:
         self.metrics.sent.inc(len(deliveries))
 
     def _take_finished(self) -> list[tuple[Sequence[Delivery], Mapping[str, SendResult]]]:
-        done = [flight for flight in self.in_flight if flight.results.done()]
-        self.in_flight = [flight for flight in self.in_flight if not flight.results.done()]
+        # Ask each send once: one finishing between two looks would otherwise fall between the lists.
+        done: list[_InFlight] = []
+        running: list[_InFlight] = []
+        for flight in self.in_flight:
+            (done if flight.results.done() else running).append(flight)
+        self.in_flight = running
         return [(flight.deliveries, flight.results.result()) for flight in done]
 
     def _wait_for_a_send(self) -> None:
