@@ -4,7 +4,14 @@ Exception tree::
 
     CrossdockError
     ├── InvalidEvent          an envelope or payload breaks the canonical contract
-    └── UnknownEventType      a type name that is not in the catalogue
+    │   └── InvalidPayload    an event's data does not fit the payload model of its type
+    ├── UnknownEventType      a type name that is not in the catalogue
+    ├── IllegalTransition     a workflow given a fact its current state cannot take
+    ├── UnknownUnit           a unit of measure an item has no conversion for
+    ├── CurrencyMismatch      amounts in different currencies combined
+    ├── Oversell              a reservation would take more than is available to promise
+    ├── MovementConflict      a stock movement id reused for a different movement
+    └── ReservationClosed     a cancelled reservation asked to reserve again
 """
 
 
@@ -21,3 +28,37 @@ class InvalidEvent(CrossdockError):
 
 class UnknownEventType(CrossdockError):
     """The event type is not in the canonical catalogue."""
+
+
+class InvalidPayload(InvalidEvent):
+    """The event's data does not match the payload model of its type."""
+
+
+class UnknownUnit(CrossdockError):
+    """The item has no conversion for this unit of measure."""
+
+
+class CurrencyMismatch(CrossdockError):
+    """Amounts in different currencies cannot be combined."""
+
+
+class Oversell(CrossdockError):
+    """The request would reserve more stock than is available to promise."""
+
+
+class MovementConflict(CrossdockError):
+    """A stock movement with this id was already applied with different content."""
+
+
+class ReservationClosed(CrossdockError):
+    """The reservation was cancelled; the line cannot reserve stock again."""
+
+
+class IllegalTransition(CrossdockError):
+    """The workflow cannot take this fact in its current state."""
+
+    def __init__(self, message: str | None = None, *, subject: str = "", state: str = "", fact: str = "") -> None:
+        self.subject = subject
+        self.state = state
+        self.fact = fact
+        super().__init__(message)

@@ -1,0 +1,466 @@
+"""The canonical event catalogue: every versioned event type, the payload model its data must fit, and upcasters.
+
+Owns: type names (`crossdock.<noun>.<verb>.vN`, facts in the past tense), payload models, reading an envelope's data
+as its payload. Must not: hold metadata (that is the envelope's), read a clock, or touch storage.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, ClassVar, Self, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from crossdock.domain.documents import (
+    CreditMemo,
+    CurrencyCode,
+    Document,
+    Invoice,
+    Key,
+    LineNumber,
+    LineQuantity,
+    Money,
+    NonEmpty,
+    NonNegativeAmount,
+    Payment,
+    Quantity,
+    Reservation,
+    SalesOrder,
+    Shipment,
+    ShipmentLine,
+)
+from crossdock.domain.errors import InvalidEvent, InvalidPayload, UnknownEventType
+from crossdock.domain.events import EVENT_TYPE_PATTERN, Envelope
+
+P = TypeVar("P", bound=BaseModel)
+# An upcaster turns the data of one published version into the data of the next; it must be pure.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Payload(Document):
+    """The business fact an event carries. Its type name is a class attribute, never part of the data."""
+
+    event_type: ClassVar[str]
+
+
+class BusinessRef(Document):
+    """Points at a business object another event or system knows, e.g. kind "order", key "SO-1001"."""
+
+    kind: Key
+    key: Key
+
+
+class Reason(Document):
+    code: Key
+    message: str = ""
+    line: LineNumber | None = Field(default=None, description="The order line the reason is about, if any.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Orders
+
+
+class OrderReceived(Payload):
+    """An order arrived from a channel, in canonical form, not yet validated."""
+
+    event_type = "crossdock.order.received.v1"
+    order: SalesOrder
+
+
+class OrderAccepted(Payload):
+    """The order passed validation (customer known, within credit, prices within tolerance)."""
+
+    event_type = "crossdock.order.accepted.v1"
+    order: Key
+    customer: Key
+    total: Money
+
+
+class OrderRejected(Payload):
+    """The order failed validation; every reason found is listed."""
+
+    event_type = "crossdock.order.rejected.v1"
+    order: Key
+    reasons: NonEmpty[Reason]
+
+
+class OrderChanged(Payload):
+    """The customer changed the order; `order` is the whole new version, `revision` orders the changes."""
+
+    event_type = "crossdock.order.changed.v1"
+    order: SalesOrder
+    revision: int = Field(ge=1)
+
+
+class OrderCancelled(Payload):
+    """The order, or some of its lines, were cancelled before shipping. No lines listed means the whole order."""
+
+    event_type = "crossdock.order.cancelled.v1"
+    order: Key
+    lines: tuple[LineNumber, ...] = ()
+    reason: str = Field(min_length=1)
+
+    @field_validator("lines")
+    @classmethod
+    def _each_line_once(cls, lines: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(lines)) != len(lines):
+            raise ValueError("a line is listed more than once")
+        return lines
+
+    @property
+    def whole_order(self) -> bool:
+        return not self.lines
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inventory
+
+
+class Backorder(Document):
+    """The part of an order line no location could reserve now."""
+
+    line: LineNumber
+    sku: Key
+    quantity: LineQuantity
+
+
+class InventoryReserved(Payload):
+    """Stock was set aside for an order, possibly split across locations, possibly with a backorder."""
+
+    event_type = "crossdock.inventory.reserved.v1"
+    order: Key
+    reservations: tuple[Reservation, ...] = ()
+    backorders: tuple[Backorder, ...] = ()
+
+    @model_validator(mode="after")
+    def _about_this_order(self) -> Self:
+        if not self.reservations and not self.backorders:
+            raise ValueError("reservations: a reservation needs at least one reservation or backorder")
+        others = sorted({r.order for r in self.reservations} - {self.order})
+        if others:
+            raise ValueError(f"reservations: belong to order(s) {', '.join(others)}, not {self.order}")
+        return self
+
+
+class InventoryReleased(Payload):
+    """Reserved stock was given back (cancellation, change, expiry): it is available again."""
+
+    event_type = "crossdock.inventory.released.v1"
+    reservations: NonEmpty[Reservation]
+    reason: str = Field(min_length=1)
+
+
+class AdjustmentReason(StrEnum):
+    RECEIPT = "receipt"
+    RETURN = "return"
+    CYCLE_COUNT = "cycle_count"
+    DAMAGE = "damage"
+    CORRECTION = "correction"
+    RECONCILIATION = "reconciliation"
+
+
+class InventoryAdjusted(Payload):
+    """On-hand at one location changed by `change` (signed, in the item's base unit) for a stated reason."""
+
+    event_type = "crossdock.inventory.adjusted.v1"
+    sku: Key
+    location: Key
+    change: Quantity
+    reason: AdjustmentReason
+    reference: str | None = Field(default=None, description="The document behind it: a receipt, a count, a file.")
+
+    @field_validator("change")
+    @classmethod
+    def _not_zero(cls, change: Quantity) -> Quantity:
+        if change.value == 0:
+            raise ValueError("an adjustment of zero changes nothing")
+        return change
+
+
+class TransferStage(StrEnum):
+    DISPATCHED = "dispatched"  # left the origin: in transit, on hand nowhere
+    RECEIVED = "received"  # arrived at the destination
+
+
+class InventoryMoved(Payload):
+    """Stock moved between locations: dispatched (now in transit) or received at the destination."""
+
+    event_type = "crossdock.inventory.moved.v1"
+    transfer: Key
+    sku: Key
+    quantity: LineQuantity
+    from_location: Key
+    to_location: Key
+    stage: TransferStage
+
+    @model_validator(mode="after")
+    def _between_two_places(self) -> Self:
+        if self.from_location == self.to_location:
+            raise ValueError(f"to_location: a transfer must go somewhere else than {self.from_location}")
+        return self
+
+
+class AvailabilityChanged(Payload):
+    """What a channel may sell of a sku changed; bursts of movements coalesce into one of these."""
+
+    event_type = "crossdock.inventory.availability_changed.v1"
+    sku: Key
+    channel: Key
+    available: Quantity
+
+    @field_validator("available")
+    @classmethod
+    def _never_negative(cls, available: Quantity) -> Quantity:
+        if available.value < 0:
+            raise ValueError(f"availability is never below 0, got {available}")
+        return available
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shipping and finance
+
+
+class ShipmentReleased(Payload):
+    """Lines of an order were released to a location's warehouse for picking."""
+
+    event_type = "crossdock.shipment.released.v1"
+    release: Key
+    order: Key
+    from_location: Key
+    lines: NonEmpty[ShipmentLine]
+
+
+class ShipmentConfirmed(Payload):
+    """Goods left a location: the warehouse confirmed what shipped, with carrier and tracking."""
+
+    event_type = "crossdock.shipment.confirmed.v1"
+    shipment: Shipment
+
+
+class InvoicePosted(Payload):
+    """An invoice for shipped quantities was issued to the customer."""
+
+    event_type = "crossdock.invoice.posted.v1"
+    invoice: Invoice
+
+
+class PaymentApplied(Payload):
+    """A customer's payment was received and applied to invoices; any remainder is the customer's credit."""
+
+    event_type = "crossdock.payment.applied.v1"
+    payment: Payment
+
+
+class CreditMemoPosted(Payload):
+    """A credit memo was issued, reducing what the customer owes."""
+
+    event_type = "crossdock.creditmemo.posted.v1"
+    credit_memo: CreditMemo
+
+
+class JournalLine(Document):
+    account: Key
+    debit: NonNegativeAmount = Decimal(0)
+    credit: NonNegativeAmount = Decimal(0)
+    memo: str = ""
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Self:
+        if (self.debit > 0) == (self.credit > 0):
+            raise ValueError(f"account {self.account}: a line is either a debit or a credit, and not zero")
+        return self
+
+
+class JournalPosted(Payload):
+    """A balanced double-entry journal entry was posted to an open period."""
+
+    event_type = "crossdock.journal.posted.v1"
+    entry: Key
+    sequence: int = Field(ge=1, description="Gap-free posting order within the ledger.")
+    period: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="The accounting period, YYYY-MM.")
+    posted_on: date
+    currency: CurrencyCode
+    source: BusinessRef
+    lines: NonEmpty[JournalLine]
+
+    @model_validator(mode="after")
+    def _balanced(self) -> Self:
+        debits = sum((line.debit for line in self.lines), Decimal(0))
+        credits = sum((line.credit for line in self.lines), Decimal(0))
+        if debits != credits:
+            raise ValueError(f"lines: debits {debits} and credits {credits} must be equal")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Business exceptions
+
+
+class ExceptionOwner(StrEnum):
+    CUSTOMER_SERVICE = "customer_service"
+    WAREHOUSE = "warehouse"
+    FINANCE = "finance"
+    PROCUREMENT = "procurement"
+
+
+class ExceptionAction(StrEnum):
+    RETRY = "retry"
+    OVERRIDE = "override"
+    CANCEL = "cancel"
+    ACCEPT = "accept"
+
+
+class ExceptionOpened(Payload):
+    """Something needs a person: an owner, a reason code and the business object it is about."""
+
+    event_type = "crossdock.exception.opened.v1"
+    exception: Key
+    owner: ExceptionOwner
+    reason_code: Key
+    about: BusinessRef
+    message: str = ""
+
+
+class ExceptionResolved(Payload):
+    """A person, or a rule, closed a business exception with one of its actions."""
+
+    event_type = "crossdock.exception.resolved.v1"
+    exception: Key
+    action: ExceptionAction
+    resolved_by: str | None = None
+    note: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The catalogue
+
+
+def _stem_and_version(type_name: str) -> tuple[str, int]:
+    if not EVENT_TYPE_PATTERN.match(type_name):
+        raise ValueError(f"{type_name!r} is not a versioned event type name")
+    stem, _, version = type_name.rpartition(".v")
+    return stem, int(version)
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in ("data", *item["loc"]))
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
+
+
+class Catalogue:
+    """Event types with their payload models, and the upcasters that lift old versions to newer ones."""
+
+    def __init__(self, payloads: Iterable[type[Payload]]) -> None:
+        types: dict[str, type[BaseModel]] = {}
+        for model in payloads:
+            _stem_and_version(model.event_type)
+            if model.event_type in types:
+                raise ValueError(f"{model.event_type} is declared twice")
+            types[model.event_type] = model
+        self.types: Mapping[str, type[BaseModel]] = MappingProxyType(types)
+        self._upcasters: dict[str, tuple[str, Upcaster]] = {}
+
+    def register_upcaster(self, from_type: str, to_type: str) -> Callable[[Upcaster], Upcaster]:
+        """Decorator: `fn(data_of_from_type) -> data_of_to_type`. Only forward, one step per old version."""
+        from_stem, from_version = _stem_and_version(from_type)
+        to_stem, to_version = _stem_and_version(to_type)
+        if from_stem != to_stem or to_version <= from_version:
+            raise ValueError(f"an upcaster goes to a later version of the same event, not {from_type} -> {to_type}")
+        if to_type not in self.types:
+            raise ValueError(f"{to_type} is not in the catalogue")
+        if from_type in self._upcasters:
+            raise ValueError(f"{from_type} already has an upcaster")
+
+        def register(upcaster: Upcaster) -> Upcaster:
+            self._upcasters[from_type] = (to_type, upcaster)
+            return upcaster
+
+        return register
+
+    def upcast(self, type_name: str, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The newest version of an event: upcasters applied in turn; unchanged when there is none."""
+        current = copy.deepcopy(dict(data))  # upcasters may edit in place; the envelope's data stays untouched
+        while type_name in self._upcasters:
+            type_name, upcaster = self._upcasters[type_name]
+            current = upcaster(current)
+        return type_name, current
+
+    def payload_of(self, envelope: Envelope) -> BaseModel:
+        """The envelope's data, upcast to the newest version and validated against that version's model."""
+        type_name, data = self.upcast(envelope.type, envelope.data)
+        model = self.types.get(type_name)
+        if model is None:
+            raise UnknownEventType(f"{type_name} is not in the event catalogue")
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            read_as = "" if type_name == envelope.type else f" (read as {type_name})"
+            raise InvalidPayload(f"{envelope.type}{read_as} event {envelope.id}: {_describe(error)}") from error
+
+    def payload_as(self, envelope: Envelope, model: type[P]) -> P:
+        """Like payload_of, for a handler that knows which model it expects."""
+        payload = self.payload_of(envelope)
+        if not isinstance(payload, model):
+            raise InvalidEvent(
+                f"{envelope.type} event {envelope.id} carries {type(payload).__name__}, not {model.__name__}"
+            )
+        return payload
+
+
+CATALOGUE = Catalogue(
+    [
+        OrderReceived,
+        OrderAccepted,
+        OrderRejected,
+        OrderChanged,
+        OrderCancelled,
+        InventoryReserved,
+        InventoryReleased,
+        InventoryAdjusted,
+        InventoryMoved,
+        AvailabilityChanged,
+        ShipmentReleased,
+        ShipmentConfirmed,
+        InvoicePosted,
+        PaymentApplied,
+        CreditMemoPosted,
+        JournalPosted,
+        ExceptionOpened,
+        ExceptionResolved,
+    ]
+)
+EVENT_TYPES: Mapping[str, type[BaseModel]] = CATALOGUE.types
+
+# Upcasters for published versions are registered here, next to the models, e.g.:
+#   @CATALOGUE.register_upcaster("crossdock.order.accepted.v1", "crossdock.order.accepted.v2")
+#   def _order_accepted_v1_to_v2(data): ...
+
+
+def payload_of(envelope: Envelope) -> BaseModel:
+    """The envelope's data as its payload model; InvalidPayload names the type and the field when it does not fit."""
+    return CATALOGUE.payload_of(envelope)
+
+
+def payload_as(envelope: Envelope, model: type[P]) -> P:
+    return CATALOGUE.payload_as(envelope, model)
+
+
+def upcast(type_name: str, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    return CATALOGUE.upcast(type_name, data)
+
+
+def data_of(payload: Payload) -> dict[str, Any]:
+    """The payload as envelope data: JSON values only (decimals as strings, dates in ISO 8601)."""
+    return payload.model_dump(mode="json")
+
+
+def type_of(payload: Payload) -> str:
+    return payload.event_type
