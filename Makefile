@@ -18,7 +18,7 @@ LINT_PATHS := src $(wildcard tests)
 LONG_TIMEOUT ?= 3600
 ARGS ?=
 
-.PHONY: help venv run test lint fmt bench fuzz soak clean
+.PHONY: help venv run test lint fmt bench fuzz soak schemas clean
 
 help: ## Show this help
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ fuzz: $(MARKER) ## Long fuzzing run (pytest -m fuzz, CROSSDOCK_LONG=1)
 soak: $(MARKER) ## Soak run (pytest -m soak, CROSSDOCK_LONG=1)
 	CROSSDOCK_LONG=1 CROSSDOCK_ALLOW_NO_TESTS=1 CROSSDOCK_TEST_PG_DIR=var/soak-pg CROSSDOCK_TEST_PG_PORT=55732 \
 		scripts/test.sh -m soak --timeout=$(LONG_TIMEOUT) $(ARGS)
+
+schemas: $(MARKER) ## Regenerate schemas/ (JSON Schemas of the event catalogue) from the models
+	$(BIN)/python scripts/generate-schemas
 
 clean: ## Remove generated files (keeps .venv)
 	@for d in var/*-pg; do [[ -d "$$d" ]] && scripts/postgres.sh stop "$$d" || true; done
