@@ -31,67 +31,15 @@ elif [[ ! -f .venv/.installed || pyproject.toml -nt .venv/.installed ]]; then
     touch .venv/.installed
 fi
 
-# 2. PostgreSQL server binaries.
-if ! scripts/postgres.sh bindir >/dev/null 2>&1; then
-    if [[ "$(id -u)" -eq 0 ]]; then
-        log "PostgreSQL server binaries missing; running scripts/install-system-deps.sh"
-        scripts/install-system-deps.sh
-    else
-        log "error: PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin."
-        log "run scripts/install-system-deps.sh as root (or set PG_BINDIR) and try again."
-        exit 1
-    fi
-fi
-
-# 3. Throwaway cluster, always stopped on exit.
-stop_pg() {
-    scripts/postgres.sh stop "$PG_DIR" || log "warning: could not stop PostgreSQL in $PG_DIR"
-}
-# Clear anything left behind by an interrupted earlier run.
-scripts/postgres.sh stop "$PG_DIR" >/dev/null 2>&1 || true
-# Run "$@" as a child and wait for it, forwarding TERM/HUP so the cluster is
-# still stopped when only this script is signalled. Ctrl-C reaches the child
-# through the terminal's process group, so INT is not forwarded (that would
-# interrupt pytest's own cleanup). Sets rc to the child's exit code.
-run_child() {
-    "$@" <&0 &
-    local child=$!
-    trap 'kill -TERM "$child" 2>/dev/null || true' TERM
-    trap 'kill -HUP "$child" 2>/dev/null || true' HUP
-    trap ':' INT
-    rc=0
-    while true; do
-        wait "$child" && rc=0 || rc=$?
-        # wait returns early (>128) when a trapped signal arrives while the child
-        # is still running; keep waiting until it has really exited.
-        kill -0 "$child" 2>/dev/null || break
-    done
-    # If the child exited during a trap, its real status is still recorded.
-    local status=0
-    wait "$child" 2>/dev/null || status=$?
-    if [[ $status -ne 127 ]]; then
-        rc=$status
-    fi
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    trap - HUP
-}
-
-trap stop_pg EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-PORT="$(scripts/postgres.sh free-port "$PREFERRED_PORT")"
-# A throwaway cluster for tests: the hub is what gets killed, never the server, so disk flushes buy nothing.
-CROSSDOCK_TEST_POSTGRES_URL="$(POSTGRES_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" scripts/postgres.sh start "$PG_DIR" "$PORT")"
-export CROSSDOCK_TEST_POSTGRES_URL
-log "PostgreSQL ready at $CROSSDOCK_TEST_POSTGRES_URL"
-
-# 4. pytest.
+# 2. A throwaway cluster (installed if missing, always stopped), then pytest. The hub is what tests kill,
+#    never the server, so the cluster skips disk flushes.
 if [[ $# -eq 0 ]]; then
     set -- -q
 fi
-run_child .venv/bin/pytest "$@"
+rc=0
+POSTGRES_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    scripts/with-postgres.sh "$PG_DIR" CROSSDOCK_TEST_POSTGRES_URL --port "$PREFERRED_PORT" -- \
+    .venv/bin/pytest "$@" || rc=$?
 
 if [[ $rc -eq 5 ]]; then
     if [[ "${CROSSDOCK_ALLOW_NO_TESTS:-0}" == "1" ]]; then
