@@ -20,8 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
-from crossdock.hub.ports import Delivery, SendResult
-from crossdock.hub.runtime import INBOX_POOL, OUTBOX_POOL, Hub
+from crossdock.hub.ports import INBOX_POOL, OUTBOX_POOL, Delivery, SendResult
+from crossdock.hub.runtime import Hub
 from crossdock.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)

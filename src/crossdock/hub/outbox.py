@@ -18,6 +18,7 @@ from typing import Any
 from crossdock.domain.events import derive_id, type_matches
 from crossdock.hub import retry
 from crossdock.hub.ports import (
+    OUTBOX_POOL,
     Attempt,
     AttemptOutcome,
     BreakerState,
@@ -129,7 +130,7 @@ class Outbox:
     ) -> list[Delivery]:
         """Choose what to send now, inside the caller's unit of work. `busy` names (destination, partition)
         pairs with a send still in flight: nothing more of theirs goes until it is recorded."""
-        held = uow.leases.hold("outbox", owner, shards)
+        held = uow.leases.hold(OUTBOX_POOL, owner, shards)
         due = uow.outbox.due(held, now, self.batch_size) if held else []
         by_destination: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in due:

@@ -293,6 +293,10 @@ class EndpointStore(Protocol):
     def all(self) -> list[EndpointState]: ...
 
 
+INBOX_POOL = "inbox"  # shard leases for processing inbound messages
+OUTBOX_POOL = "outbox"  # shard leases for sending deliveries
+
+
 class LeaseStore(Protocol):
     """Shard leases per pool ('inbox', 'outbox'): one owner per shard at a time, with an expiry."""
 

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from crossdock.hub import inbox
 from crossdock.hub.outbox import Outbox
 from crossdock.hub.ports import (
+    INBOX_POOL,
+    OUTBOX_POOL,
     Clock,
     Delivery,
     IntakeResult,
@@ -29,9 +31,6 @@ from crossdock.hub.ports import (
 from crossdock.hub.timers import Timers
 
 log = logging.getLogger(__name__)
-
-INBOX_POOL = "inbox"
-OUTBOX_POOL = "outbox"
 
 
 @dataclass(frozen=True)
