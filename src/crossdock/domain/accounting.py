@@ -1,7 +1,7 @@
 """Postings: posting rules that turn financial facts into balanced journal entries, and the ledger they go into.
 
-Owns: money rounding per currency, the balanced-entry invariant, account mapping, sequencing, idempotency and
-closed periods. Must not: read a clock, touch storage, or know documents' shapes: callers pass plain values.
+Owns: the balanced-entry invariant, account mapping, sequencing, idempotency and closed periods (money is rounded
+by domain.money). Must not: read a clock, touch storage, or know documents' shapes: callers pass plain values.
 """
 
 from __future__ import annotations
@@ -9,48 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from crossdock.domain.errors import CrossdockError
+from crossdock.domain.catalog import ExceptionOwner
+from crossdock.domain.errors import UnbalancedEntry
 from crossdock.domain.events import derive_id
-
-# Digits after the decimal point per ISO 4217 code. A small table on purpose: a currency we have not listed is
-# refused rather than guessed, since guessing two decimals for a three-decimal currency loses money silently.
-MINOR_UNITS: dict[str, int] = {
-    "AUD": 2,
-    "BHD": 3,
-    "CAD": 2,
-    "CHF": 2,
-    "CLP": 0,
-    "CNY": 2,
-    "CZK": 2,
-    "DKK": 2,
-    "EUR": 2,
-    "GBP": 2,
-    "HKD": 2,
-    "HUF": 2,
-    "INR": 2,
-    "ISK": 0,
-    "JOD": 3,
-    "JPY": 0,
-    "KRW": 0,
-    "KWD": 3,
-    "MXN": 2,
-    "NOK": 2,
-    "NZD": 2,
-    "OMR": 3,
-    "PLN": 2,
-    "SEK": 2,
-    "SGD": 2,
-    "TND": 3,
-    "USD": 2,
-    "VND": 0,
-    "ZAR": 2,
-}
+from crossdock.domain.money import minor_units, round_money, smallest_amount
 
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 _PERIOD = re.compile(PERIOD_PATTERN)
@@ -59,38 +27,7 @@ Account = Annotated[str, Field(min_length=1, description="An account code of the
 ZERO = Decimal(0)
 
 
-class UnbalancedEntry(CrossdockError):
-    """A journal entry's debits do not equal its credits."""
-
-    def __init__(self, entry_id: str, debits: Decimal, credits: Decimal, currency: str) -> None:
-        self.entry_id = entry_id
-        self.debits = debits
-        self.credits = credits
-        super().__init__(
-            f"journal entry {entry_id} is unbalanced: debits {debits} {currency} != credits {credits} {currency}"
-        )
-
-
-class UnknownCurrency(CrossdockError, ValueError):
-    """The currency is not an ISO 4217 code this ledger knows the minor units of."""
-
-    # Also a ValueError so that a model field holding such a code fails as a normal validation error.
-
-
-# --- money and periods ------------------------------------------------------------------------------------
-
-
-def minor_units(currency: str) -> int:
-    """How many decimals an amount in this currency carries (JPY 0, EUR 2, BHD 3)."""
-    try:
-        return MINOR_UNITS[currency]
-    except KeyError:
-        raise UnknownCurrency(f"unknown currency {currency!r}: expected an ISO 4217 code such as EUR") from None
-
-
-def round_money(amount: Decimal, currency: str) -> Decimal:
-    """The amount at the currency's minor units, halves rounded away from zero (commercial rounding)."""
-    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+# --- periods -------------------------------------------------------------------------------------------------
 
 
 def period_of(day: date) -> str:
@@ -351,7 +288,7 @@ def entry_for_credit_memo(
     *,
     event_id: str,
     credit_memo_number: str,
-    invoice_number: str,
+    invoice_number: str | None,
     day: date,
     currency: str,
     lines: Sequence[SalesLine],
@@ -362,12 +299,14 @@ def entry_for_credit_memo(
     """Credit memo posted: the reversal of the invoice lines it credits (Dr revenue / Dr tax / Cr receivable).
 
     Pass the credited lines as the invoice mapped them (same item class, tax code and channel) so the same
-    accounts are reversed.
+    accounts are reversed. `invoice_number` is None for a credit memo that credits no one invoice (a goodwill
+    credit), as documents.CreditMemo allows: it then reduces the customer's receivable as a whole.
     """
     drafts = _sales_drafts(lines, credit_memo_number, currency, accounts, channel, sign=1)
     receivable = accounts.account(AccountRole.RECEIVABLE, channel=channel)
     owed = round_money(total, currency) if total is not None else sum((d[1] for d in drafts), ZERO)
-    drafts.append((receivable, -owed, f"receivable {invoice_number} credited by {credit_memo_number}"))
+    credited = f"receivable {invoice_number}" if invoice_number is not None else "receivable"
+    drafts.append((receivable, -owed, f"{credited} credited by {credit_memo_number}"))
     return _entry(
         rule=PostingRule.CREDIT_MEMO,
         source=SourceRef(
@@ -381,7 +320,7 @@ def entry_for_credit_memo(
         drafts=drafts,
         accounts=accounts,
         document_lines=len(lines),
-        memo=f"credit memo {credit_memo_number} reversing invoice {invoice_number}",
+        memo=f"credit memo {credit_memo_number}" + (f" reversing invoice {invoice_number}" if invoice_number else ""),
     )
 
 
@@ -487,8 +426,7 @@ def _entry(
         previous, first_memo = netted.get(account, (ZERO, line_memo))
         netted[account] = (previous + amount, first_memo)
     difference = sum((amount for amount, _ in netted.values()), ZERO)
-    unit = Decimal(1).scaleb(-minor_units(currency))
-    tolerance = unit * accounts.rounding_tolerance * max(document_lines, 1)
+    tolerance = smallest_amount(currency) * accounts.rounding_tolerance * max(document_lines, 1)
     if difference != 0 and accounts.rounding is not None and abs(difference) <= tolerance:
         previous, first_memo = netted.get(accounts.rounding, (ZERO, "rounding difference"))
         netted[accounts.rounding] = (previous - difference, first_memo)
@@ -570,7 +508,7 @@ class HeldEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     exception_id: str = Field(description="Stable per entry and reason, so holding it again opens nothing new.")
-    owner: str = "finance"
+    owner: ExceptionOwner = ExceptionOwner.FINANCE
     reason_code: HoldReason
     detail: str
     entry: JournalEntry

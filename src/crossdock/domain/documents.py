@@ -8,61 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crossdock.domain.errors import CurrencyMismatch, UnknownUnit
+from crossdock.domain.money import iso_4217, round_money
 
-
-def _codes(table: str) -> frozenset[str]:
-    """A blank-separated table of codes: easier to check against the standard than a list of quoted strings."""
-    return frozenset(table.split())
-
-
-# Active ISO 4217 codes, including the fund and precious-metal codes that trading partners do send.
-ISO_4217 = _codes(
-    """
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD CDF
-    CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF
-    GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD
-    LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP
-    PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP
-    TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF
-    XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG ZWL
-    """
-)
-# Digits after the decimal point per ISO 4217; every code not listed here uses two.
-_MINOR_UNITS = {
-    **dict.fromkeys(_codes("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"), 0),
-    **dict.fromkeys(_codes("BHD IQD JOD KWD LYD OMR TND"), 3),
-    **dict.fromkeys(_codes("CLF UYW"), 4),
-}
-
-
-def _iso_4217(code: str) -> str:
-    if code not in ISO_4217:
-        raise ValueError(f"{code!r} is not an ISO 4217 currency code")
-    return code
-
-
-def minor_units(currency: str) -> int:
-    """How many decimals an amount in this currency is rounded to (JPY 0, EUR 2, KWD 3)."""
-    return _MINOR_UNITS.get(currency, 2)
-
-
-CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_iso_4217)]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(iso_4217)]
 # Business keys (order numbers, skus, location codes) come from other systems; surrounding blanks are always a
 # mapping mistake, so they are refused rather than silently stripped.
 Key = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
 UnitCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,15}$", description="A unit of measure, e.g. EA, CASE.")]
 LineNumber = Annotated[int, Field(ge=1)]
+# The order workflow and the stock ledger key an order line by a string id. For a line of a canonical document that
+# id is its line number in decimal (line 3 is "3"), made by `line_id`, so every handler maps lines the same way.
+LineId = Annotated[Key, Field(description="An order line's id: its line number in decimal, e.g. '3'.")]
 NonNegativeAmount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 PositiveAmount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 # A tax rate is a fraction: 0.2 is 20 %.
 TaxRate = Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)]
+
+
+def line_id(number: int) -> str:
+    """The id the order workflow and the stock ledger know a document's order line by: its number in decimal."""
+    return str(number)
 
 
 T = TypeVar("T")
@@ -110,9 +82,10 @@ class Money(Document):
         return result
 
     def rounded(self) -> Money:
-        """Rounded half-up to the currency's minor units, the rounding invoices and ledgers use."""
-        exponent = Decimal(1).scaleb(-minor_units(self.currency))
-        return Money(amount=self.amount.quantize(exponent, rounding=ROUND_HALF_UP), currency=self.currency)
+        """Rounded half-up to the currency's minor units, the rounding invoices and ledgers use.
+
+        Raises UnknownCurrency for a currency ISO 4217 gives no minor unit (XAU...): it is never guessed."""
+        return Money(amount=round_money(self.amount, self.currency), currency=self.currency)
 
     def times(self, factor: Decimal) -> Money:
         return Money(amount=self.amount * factor, currency=self.currency)

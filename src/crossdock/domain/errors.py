@@ -9,10 +9,16 @@ Exception tree::
     ├── IllegalTransition     a workflow given a fact its current state cannot take
     ├── UnknownUnit           a unit of measure an item has no conversion for
     ├── CurrencyMismatch      amounts in different currencies combined
+    ├── UnknownCurrency       a code that is not ISO 4217, or has no minor unit to round to (also a ValueError)
+    ├── UnbalancedEntry       a journal entry whose debits and credits differ
     ├── Oversell              a reservation would take more than is available to promise
     ├── MovementConflict      a stock movement id reused for a different movement
     └── ReservationClosed     a cancelled reservation asked to reserve again
 """
+
+from __future__ import annotations
+
+from decimal import Decimal
 
 
 class CrossdockError(Exception):
@@ -40,6 +46,24 @@ class UnknownUnit(CrossdockError):
 
 class CurrencyMismatch(CrossdockError):
     """Amounts in different currencies cannot be combined."""
+
+
+class UnknownCurrency(CrossdockError, ValueError):
+    """The currency is not an ISO 4217 code with known minor units."""
+
+    # Also a ValueError so that a model field holding such a code fails as a normal validation error.
+
+
+class UnbalancedEntry(CrossdockError):
+    """A journal entry's debits do not equal its credits."""
+
+    def __init__(self, entry_id: str, debits: Decimal, credits: Decimal, currency: str) -> None:
+        self.entry_id = entry_id
+        self.debits = debits
+        self.credits = credits
+        super().__init__(
+            f"journal entry {entry_id} is unbalanced: debits {debits} {currency} != credits {credits} {currency}"
+        )
 
 
 class Oversell(CrossdockError):

@@ -16,6 +16,7 @@ from typing import Any, Final, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crossdock.domain import errors, events
+from crossdock.domain.documents import Key, LineId
 
 ZERO: Final = Decimal(0)
 HUNDRED: Final = Decimal(100)
@@ -135,13 +136,13 @@ class Movement(BaseModel):
 
     id: str = Field(min_length=1)
     kind: MovementKind
-    sku: str = Field(min_length=1)
-    location: str = Field(min_length=1)
+    sku: Key
+    location: Key
     quantity: Decimal
     occurred_at: datetime
-    counterpart: str | None = Field(default=None, description="The other location of a transfer.")
-    order_id: str | None = None
-    line_id: str | None = None
+    counterpart: Key | None = Field(default=None, description="The other location of a transfer.")
+    order_id: Key | None = None
+    line_id: LineId | None = Field(default=None, description="documents.line_id of the order line's number.")
     source: str | None = Field(default=None, description="The system that reported it; authority rules use it.")
     reason: str | None = None
 

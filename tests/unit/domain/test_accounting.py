@@ -18,9 +18,9 @@ from crossdock.domain.accounting import (
     JournalLine,
     LedgerState,
     SalesLine,
-    UnbalancedEntry,
 )
-from crossdock.domain.errors import CrossdockError
+from crossdock.domain.catalog import ExceptionOwner
+from crossdock.domain.errors import UnbalancedEntry, UnknownCurrency
 
 D = Decimal
 DAY = date(2024, 3, 15)
@@ -97,34 +97,18 @@ def amounts(entry: JournalEntry) -> dict[str, Decimal]:
     return {line.account: line.signed for line in entry.lines}
 
 
-# --- money ----------------------------------------------------------------------------------------------------
+# --- currencies and periods -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("amount", "currency", "rounded"),
-    [
-        ("1234.5", "JPY", "1235"),  # yen have no minor unit; a half rounds up
-        ("10.005", "EUR", "10.01"),  # two decimals, half away from zero
-        ("10.004", "EUR", "10.00"),  # below the half rounds down
-        ("1.2345", "BHD", "1.235"),  # the Bahraini dinar keeps three decimals
-        ("-10.005", "EUR", "-10.01"),  # negative halves round away from zero too
-    ],
-)
-def test_money_is_rounded_to_the_currencys_minor_units(amount: str, currency: str, rounded: str) -> None:
-    result = accounting.round_money(D(amount), currency)
-    assert result == D(rounded)
-    assert result.as_tuple().exponent == D(rounded).as_tuple().exponent
-
-
-def test_an_unknown_currency_is_refused_rather_than_guessed() -> None:
-    with pytest.raises(accounting.UnknownCurrency, match="'XYZ'"):
-        accounting.round_money(D("1.00"), "XYZ")
-
-
-def test_an_unknown_currency_is_a_domain_error_and_a_validation_error_in_a_model() -> None:
-    assert issubclass(accounting.UnknownCurrency, CrossdockError)
-    with pytest.raises(ValidationError, match="unknown currency"):
+def test_an_entry_in_an_unknown_currency_is_refused_as_a_validation_error() -> None:
+    with pytest.raises(ValidationError, match="unknown currency") as error:
         make_entry(currency="XYZ")
+    assert isinstance(error.value.errors()[0]["ctx"]["error"], UnknownCurrency)
+
+
+def test_an_entry_in_a_currency_without_minor_units_is_refused_rather_than_rounded_to_a_guess() -> None:
+    with pytest.raises(ValidationError, match="XAU has no minor unit"):
+        make_entry(currency="XAU")
 
 
 @pytest.mark.parametrize(
@@ -318,6 +302,21 @@ def test_a_credit_memo_for_every_invoice_line_is_the_exact_reversal_of_the_invoi
     assert (memo.source.document_number, memo.source.reverses) == ("CM-1", "INV-1")
 
 
+def test_a_credit_memo_for_no_one_invoice_still_credits_the_receivable() -> None:
+    memo = accounting.entry_for_credit_memo(
+        event_id="evt-cm-2",
+        credit_memo_number="CM-2",
+        invoice_number=None,
+        day=DAY,
+        currency="EUR",
+        lines=[SalesLine(net=D("10.00"), tax=D("1.90"))],
+        accounts=make_accounts(),
+    )
+    assert memo is not None
+    assert amounts(memo) == {"4000": D("10.00"), "2200": D("1.90"), "1200": D("-11.90")}
+    assert (memo.source.reverses, memo.memo) == (None, "credit memo CM-2")
+
+
 def test_a_document_worth_nothing_makes_no_entry() -> None:
     free = accounting.entry_for_shipment(
         event_id="evt-shp-2",
@@ -388,7 +387,11 @@ def test_an_entry_dated_in_a_closed_period_is_held_for_finance_when_the_policy_s
     )
     assert result.posted == ()
     (held,) = result.held
-    assert (held.owner, held.reason_code, held.entry) == ("finance", accounting.HoldReason.PERIOD_CLOSED, entry)
+    assert (held.owner, held.reason_code, held.entry) == (
+        ExceptionOwner.FINANCE,
+        accounting.HoldReason.PERIOD_CLOSED,
+        entry,
+    )
     assert held.detail == "invoice INV-1 is dated 2024-03-15, in closed period 2024-03"
     assert result.state.last_sequence == 0
     assert result.state.posted_ids == frozenset()

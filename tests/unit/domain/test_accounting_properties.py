@@ -19,6 +19,7 @@ from crossdock.domain.accounting import (
     JournalEntry,
     SalesLine,
 )
+from crossdock.domain.money import round_money
 
 # Busy machines make single examples slow; a slow example is not a failure. Modest counts keep the file quick.
 HISTORIES = settings(deadline=None, max_examples=200)
@@ -72,7 +73,7 @@ class Books:
     entries: list[JournalEntry] = field(default_factory=list)
 
     def rounded(self, amount: Decimal) -> Decimal:
-        return accounting.round_money(amount, self.currency)
+        return round_money(amount, self.currency)
 
     def line_value(self, line: SalesLine) -> Decimal:
         return self.rounded(line.net) + self.rounded(line.tax)

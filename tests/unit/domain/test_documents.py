@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from crossdock.domain import documents
+from crossdock.domain import documents, money
 from crossdock.domain.documents import (
     Customer,
     Invoice,
@@ -417,7 +417,7 @@ line_strategy: st.SearchStrategy[dict[str, Any]] = st.builds(
 @PROPERTY
 @given(
     number=keys,
-    currency=st.sampled_from(sorted(documents.ISO_4217)),
+    currency=st.sampled_from(sorted(money.ISO_4217)),
     lines=st.lists(line_strategy, min_size=1, max_size=6),
 )
 def test_an_order_survives_a_trip_through_json(number: str, currency: str, lines: list[dict[str, Any]]) -> None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from crossdock.domain import errors, events
+from crossdock.domain import catalog, errors, events
 from crossdock.domain.workflows import order_to_cash as o2c
 from crossdock.domain.workflows.order_to_cash import OrderStatus as S
-from tests.unit.factories import T0
+from tests.unit.factories import T0, make_envelope
 
 ORDER = "SO-1001"
 PRICES = {"L1": ("SKU-A", Decimal("5.00")), "L2": ("SKU-B", Decimal("12.50"))}
@@ -127,9 +128,12 @@ def test_acceptance_reserves_every_open_line_and_publishes_order_accepted() -> N
 
     assert result.state.status is S.ACCEPTED
     (reserve,) = commands_of(result, o2c.ReserveStock)
-    assert [(c.line_id, c.sku, c.quantity) for c in reserve.lines] == [("L1", "SKU-A", 10), ("L2", "SKU-B", 4)]
+    assert [(c.line_id, c.sku, c.quantity) for c in reserve.lines] == [
+        ("L1", "SKU-A", Decimal(10)),
+        ("L2", "SKU-B", Decimal(4)),
+    ]
     assert [event.type for event in result.emitted] == ["crossdock.order.accepted.v1"]
-    assert result.emitted[0].data["total"] == "100.00"
+    assert result.emitted[0].data["total"] == {"amount": "100.00", "currency": "EUR"}
 
 
 def test_a_rejection_keeps_its_reasons_and_opens_an_exception_for_customer_service() -> None:
@@ -140,7 +144,9 @@ def test_a_rejection_keeps_its_reasons_and_opens_an_exception_for_customer_servi
     (exception,) = commands_of(result, o2c.OpenException)
     assert exception.owner is o2c.ExceptionOwner.CUSTOMER_SERVICE
     assert exception.reason_code == "order_rejected:credit_limit_exceeded"
-    assert result.emitted[0].data["reasons"] == [{"code": "credit_limit_exceeded", "text": "over the limit"}]
+    assert result.emitted[0].data["reasons"] == [
+        {"code": "credit_limit_exceeded", "message": "over the limit", "line": None}
+    ]
     assert "credit_limit_exceeded" in o2c.open_reasons(result.state)[0]
 
 
@@ -371,7 +377,7 @@ def test_cancelling_released_lines_takes_back_the_release_and_frees_the_stock() 
     assert result.commands.index(take_back) < result.commands.index(free)
     assert (line(result.state, "L2").open, line(result.state, "L2").reserved) == (0, 0)
     (event,) = result.emitted
-    assert (event.type, event.data["whole"]) == ("crossdock.order.cancelled.v1", False)
+    assert (event.type, event.data["whole"]) == ("crossdock.order.cancelled.v2", False)
 
 
 def test_cancelling_unreserved_backorder_needs_no_compensation() -> None:
@@ -419,7 +425,7 @@ def test_cancelling_the_rest_of_a_partly_shipped_order_lets_it_close() -> None:
     result = step(state, cancelled(L1=7, L2=4))
 
     assert result.state.status is S.CLOSED
-    assert [event.type for event in result.emitted] == ["crossdock.order.cancelled.v1", "crossdock.order.closed.v1"]
+    assert [event.type for event in result.emitted] == ["crossdock.order.cancelled.v2", "crossdock.order.closed.v1"]
 
 
 def test_a_reservation_arriving_after_cancellation_is_released_again() -> None:
@@ -557,6 +563,124 @@ def test_the_events_the_machine_emits_never_feed_back_into_it() -> None:
 
     assert inputs.isdisjoint(o2c.EMITTED_TYPES)
     assert all(events.EVENT_TYPE_PATTERN.match(name) for name in inputs | o2c.EMITTED_TYPES)
+
+
+# --- the event catalogue: what the machine publishes and takes is published, and fits its payload model ----------
+
+
+def test_every_type_the_machine_emits_or_consumes_is_in_the_catalogue_at_its_newest_version() -> None:
+    used = set(o2c.INPUT_TYPES.values()) | o2c.EMITTED_TYPES
+
+    assert used - set(catalog.EVENT_TYPES) == set()
+    assert all(catalog.upcast(name, {}) == (name, {}) for name in used)  # no superseded version among them
+
+
+def settled_with_overpayment() -> o2c.Step:
+    return step(run(shipped(L1=10, L2=4), invoiced(L1=10, L2=4), state=RELEASED), paid("120"))
+
+
+# Real steps that between them emit every type the machine publishes.
+EMITTING_STEPS: dict[str, Callable[[], o2c.Step]] = {
+    # acceptance publishes the order's total
+    "accepted": lambda: step(run(received()), accepted()),
+    # a rejection publishes its reasons
+    "rejected": lambda: step(run(received()), rejected()),
+    # a partial reservation publishes the backorder
+    "backordered": lambda: step(ACCEPTED, reserved(L1=6, L2=4)),
+    # cancelling some quantity of a released line
+    "lines cancelled": lambda: step(RELEASED, cancelled(L2=4)),
+    # cancelling a whole received order
+    "order cancelled": lambda: step(run(received()), cancelled()),
+    # closing a rejected order by hand
+    "closed by hand": lambda: step(run(received(), rejected()), o2c.OrderClosed(order_id=ORDER, reason="gone")),
+    # paying more than was invoiced closes the order with a credit
+    "closed with credit": settled_with_overpayment,
+    # cancelling the rest of a partly shipped, paid order cancels lines and closes it in one step
+    "cancelled and closed": lambda: step(
+        run(shipped(L1=3), invoiced(L1=3), paid("15"), state=RELEASED), cancelled(L1=7, L2=4)
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(EMITTING_STEPS))
+def test_what_the_machine_emits_fits_the_catalogues_payload_model_exactly(scenario: str) -> None:
+    result = EMITTING_STEPS[scenario]()
+
+    assert result.emitted
+    for event in result.emitted:
+        envelope = make_envelope(type=event.type, subject=event.subject, data=event.data)
+        payload = catalog.payload_as(envelope, catalog.EVENT_TYPES[event.type])
+        # Exactly: a field the model does not know would be dropped silently by a consumer that validates it.
+        assert payload.model_dump(mode="json") == event.data
+        assert event.data["order"] == event.subject == ORDER
+
+
+def test_the_emitting_steps_cover_every_type_the_machine_emits() -> None:
+    emitted = {event.type for build in EMITTING_STEPS.values() for event in build().emitted}
+
+    assert emitted == o2c.EMITTED_TYPES
+
+
+def test_a_closed_order_publishes_what_was_invoiced_paid_and_kept_as_credit() -> None:
+    (closed,) = [event for event in settled_with_overpayment().emitted if event.type == o2c.ORDER_CLOSED]
+
+    payload = catalog.OrderClosed.model_validate(closed.data)
+    assert (payload.invoiced.amount, payload.paid.amount, payload.credit.amount) == (
+        Decimal(100),
+        Decimal(120),
+        Decimal(20),
+    )
+    assert payload.credit.currency == "EUR"
+
+
+def test_a_whole_cancellation_publishes_every_line_with_the_quantity_taken_off() -> None:
+    (event,) = step(run(received()), cancelled()).emitted
+
+    payload = catalog.OrderCancelledV2.model_validate(event.data)
+    assert payload.whole
+    assert [(ln.line_id, ln.sku, ln.quantity) for ln in payload.lines] == [
+        ("L1", "SKU-A", Decimal(10)),
+        ("L2", "SKU-B", Decimal(4)),
+    ]
+
+
+def request_data(fact: o2c.OrderCancelled) -> dict[str, Any]:
+    lines = None if fact.lines is None else [{"line_id": ln.line_id, "quantity": str(ln.quantity)} for ln in fact.lines]
+    return {"order": fact.order_id, "cancellation": fact.cancellation_id, "lines": lines, "reason": fact.reason}
+
+
+@pytest.mark.parametrize(
+    "fact",
+    [
+        # quantities of some lines
+        o2c.OrderCancelled(order_id=ORDER, cancellation_id="X1", lines=quantities(L1="2.5", L2=1), reason="late"),
+        # the whole order, without a reason given
+        cancelled(),
+    ],
+)
+def test_a_cancellation_request_carries_everything_the_cancellation_fact_needs(fact: o2c.OrderCancelled) -> None:
+    envelope = make_envelope(type=o2c.INPUT_TYPES["cancelled"], subject=ORDER, data=request_data(fact))
+
+    request = catalog.payload_as(envelope, catalog.OrderCancellationRequested)
+    lines = (
+        None
+        if request.lines is None
+        else tuple(o2c.LineQuantity(line_id=ln.line_id, quantity=ln.quantity) for ln in request.lines)
+    )
+    rebuilt = o2c.OrderCancelled(
+        order_id=request.order, cancellation_id=request.cancellation, lines=lines, reason=request.reason
+    )
+    assert rebuilt == fact
+
+
+def test_a_close_request_carries_everything_the_close_fact_needs() -> None:
+    fact = o2c.OrderClosed(order_id=ORDER, reason="customer gone")
+    envelope = make_envelope(
+        type=o2c.INPUT_TYPES["closed"], subject=ORDER, data={"order": ORDER, "reason": fact.reason}
+    )
+
+    request = catalog.payload_as(envelope, catalog.OrderCloseRequested)
+    assert o2c.OrderClosed(order_id=request.order, reason=request.reason) == fact
 
 
 # --- SLA stages ---------------------------------------------------------------------------------------------------

@@ -20,14 +20,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
-from crossdock.domain import errors
+from crossdock.domain import catalog, errors
+from crossdock.domain.documents import CurrencyCode, Key, Money, NonNegativeAmount, PositiveAmount
+from crossdock.domain.money import round_money
 
 ZERO = Decimal(0)
 
-Quantity = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
-Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 alphabetic code")]
-Key = Annotated[str, Field(min_length=1)]
+# Lines are known by their id (documents.line_id of the order line's number) and counted in the item's base unit, as
+# the stock ledger counts them: a handler converts document quantities with Item.to_base_units before a fact is made.
+Quantity = PositiveAmount
+Amount = NonNegativeAmount
+# Who owns an exception the machine opens: the same owners the published exception events name.
+ExceptionOwner = catalog.ExceptionOwner
 
 
 class _Value(BaseModel):
@@ -290,22 +294,24 @@ def fact_key(fact: OrderFact) -> str:
 # The canonical event types a handler maps to these facts. The verdicts have none: a handler produces them with
 # `validate_order`. None of them is a type this machine emits, so routing its output never loops back into it.
 INPUT_TYPES: Mapping[str, str] = {
-    "received": "crossdock.order.received.v1",
-    "changed": "crossdock.order.changed.v1",
-    "reserved": "crossdock.inventory.reserved.v1",
-    "released": "crossdock.shipment.released.v1",
-    "shipped": "crossdock.shipment.confirmed.v1",
-    "invoiced": "crossdock.invoice.posted.v1",
-    "paid": "crossdock.payment.applied.v1",
-    "cancelled": "crossdock.order.cancellation_requested.v1",
-    "closed": "crossdock.order.close_requested.v1",
+    "received": catalog.OrderReceived.event_type,
+    "changed": catalog.OrderChanged.event_type,
+    "reserved": catalog.InventoryReserved.event_type,
+    "released": catalog.ShipmentReleased.event_type,
+    "shipped": catalog.ShipmentConfirmed.event_type,
+    "invoiced": catalog.InvoicePosted.event_type,
+    "paid": catalog.PaymentApplied.event_type,
+    "cancelled": catalog.OrderCancellationRequested.event_type,
+    "closed": catalog.OrderCloseRequested.event_type,
 }
 
-ORDER_ACCEPTED = "crossdock.order.accepted.v1"
-ORDER_REJECTED = "crossdock.order.rejected.v1"
-ORDER_BACKORDERED = "crossdock.order.backordered.v1"
-ORDER_CANCELLED = "crossdock.order.cancelled.v1"
-ORDER_CLOSED = "crossdock.order.closed.v1"
+# What this machine publishes; `_emitted` builds each event's data with the catalogue's payload model, so data that
+# does not fit the published schema fails here, not at a consumer.
+ORDER_ACCEPTED = catalog.OrderAccepted.event_type
+ORDER_REJECTED = catalog.OrderRejected.event_type
+ORDER_BACKORDERED = catalog.OrderBackordered.event_type
+ORDER_CANCELLED = catalog.OrderCancelledV2.event_type
+ORDER_CLOSED = catalog.OrderClosed.event_type
 EMITTED_TYPES = frozenset({ORDER_ACCEPTED, ORDER_REJECTED, ORDER_BACKORDERED, ORDER_CANCELLED, ORDER_CLOSED})
 
 
@@ -382,8 +388,11 @@ class OrderState(_Value):
 
 
 def order_total(state: OrderState) -> Decimal:
-    """The value of what is still ordered (ordered less cancelled), at the order's prices, before tax."""
-    return sum((line.open * line.unit_price for line in state.lines), ZERO)
+    """The value of what is still ordered (ordered less cancelled), at the order's prices, before tax; each line is
+    rounded half-up to the currency's minor units first, as SalesOrder.total does."""
+    if state.currency is None:
+        raise ValueError(f"order {state.order_id} has no currency yet: it has not been received")
+    return sum((round_money(line.open * line.unit_price, state.currency) for line in state.lines), ZERO)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -402,13 +411,6 @@ class InvoiceLine(_Value):
     sku: str
     quantity: Decimal
     unit_price: Decimal
-
-
-class ExceptionOwner(enum.StrEnum):
-    CUSTOMER_SERVICE = "customer_service"
-    WAREHOUSE = "warehouse"
-    FINANCE = "finance"
-    PROCUREMENT = "procurement"
 
 
 class ValidateOrder(_Value):
@@ -937,10 +939,6 @@ def _line_deltas(
     return tuple(deltas)
 
 
-def _lines_data(lines: Iterable[CommandLine]) -> list[dict[str, str]]:
-    return [{"line_id": line.line_id, "sku": line.sku, "quantity": str(line.quantity)} for line in lines]
-
-
 def _commands(before: OrderState, after: OrderState) -> tuple[Command, ...]:
     commands: list[Command] = []
     order_id = after.order_id
@@ -1002,34 +1000,50 @@ def _post_invoice(state: OrderState, shipment: ShipmentRecord) -> PostInvoice:
 
 
 def _emitted(before: OrderState, after: OrderState, fact: OrderFact) -> tuple[OrderEvent, ...]:
-    subject = after.order_id
-    events: list[OrderEvent] = []
+    order = after.order_id
+    payloads: list[catalog.Payload] = []
     if after.status in FULFILMENT and before.status in PRE_ACCEPTANCE:
-        data = {"revision": after.revision, "total": str(order_total(after)), "currency": after.currency}
-        events.append(OrderEvent(type=ORDER_ACCEPTED, subject=subject, data=data))
-    if after.status is S.REJECTED and before.status is not S.REJECTED:
-        reasons = [{"code": reason.code.value, "text": reason.text} for reason in after.rejection]
-        events.append(
-            OrderEvent(type=ORDER_REJECTED, subject=subject, data={"revision": after.revision, "reasons": reasons})
+        payloads.append(
+            catalog.OrderAccepted(
+                order=order,
+                customer=_received(after.customer_id),
+                total=_money(order_total(after), after),
+            )
         )
+    if after.status is S.REJECTED and before.status is not S.REJECTED:
+        reasons = tuple(catalog.Reason(code=reason.code.value, message=reason.text) for reason in after.rejection)
+        payloads.append(catalog.OrderRejected(order=order, reasons=reasons))
     if after.status in FULFILMENT and (backordered := _line_deltas(before, after, "backordered")):
-        events.append(OrderEvent(type=ORDER_BACKORDERED, subject=subject, data={"lines": _lines_data(backordered)}))
+        waiting = tuple(catalog.BackorderedLine(line_id=b.line_id, sku=b.sku, quantity=b.quantity) for b in backordered)
+        payloads.append(catalog.OrderBackordered(order=order, lines=waiting))
     if isinstance(fact, OrderCancelled):
-        data = {
-            "whole": after.status is S.CANCELLED,
-            "lines": _lines_data(_line_deltas(before, after, "cancelled")),
-            "reason": fact.reason,
-        }
-        events.append(OrderEvent(type=ORDER_CANCELLED, subject=subject, data=data))
+        cancelled = tuple(
+            catalog.CancelledLine(line_id=ln.line_id, sku=ln.sku, quantity=ln.quantity)
+            for ln in _line_deltas(before, after, "cancelled")
+        )
+        whole = after.status is S.CANCELLED
+        payloads.append(catalog.OrderCancelledV2(order=order, whole=whole, lines=cancelled, reason=fact.reason))
     if after.status is S.CLOSED and before.status is not S.CLOSED:
-        data = {
-            "invoiced": str(after.invoiced_amount),
-            "paid": str(after.paid),
-            "credit": str(after.credit),
-            "currency": after.currency,
-        }
-        events.append(OrderEvent(type=ORDER_CLOSED, subject=subject, data=data))
-    return tuple(events)
+        payloads.append(
+            catalog.OrderClosed(
+                order=order,
+                invoiced=_money(after.invoiced_amount, after),
+                paid=_money(after.paid, after),
+                credit=_money(after.credit, after),
+            )
+        )
+    return tuple(
+        OrderEvent(type=catalog.type_of(payload), subject=order, data=catalog.data_of(payload)) for payload in payloads
+    )
+
+
+def _received(value: str | None) -> str:
+    assert value is not None  # set when the order is received, and nothing is published before that
+    return value
+
+
+def _money(amount: Decimal, state: OrderState) -> Money:
+    return Money(amount=amount, currency=_received(state.currency))
 
 
 # ---------------------------------------------------------------------------------------------------------------
