@@ -1,5 +1,6 @@
 """`crossdock bench --quick`: the benchmark runs end to end and reports every figure it promises, as positive
-numbers, in the documented JSON shape. It says nothing about how fast: timings belong to the full run."""
+numbers, in the documented JSON shape, the inventory ledger's model included. It says nothing about how fast:
+timings belong to the full run."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ THROUGHPUT_FIGURES = (
     "ratio_to_raw",
     "peak_rss_mb",
 )
+INVENTORY_FIGURES = ("build_s", "rss_growth_mb", "peak_rss_mb", "reservations_per_s")
+LATENCY_FIGURES = ("p50_us", "p99_us", "max_us")
 
 
 def assert_positive(figures: dict[str, Any], names: tuple[str, ...], where: str) -> None:
@@ -39,6 +42,20 @@ def assert_backend_measured(figures: dict[str, Any], where: str) -> None:
     assert figures["ratio_to_raw"] == pytest.approx(figures["events_per_s"] / figures["raw_events_per_s"], rel=0.01)
 
 
+def assert_inventory_measured(figures: dict[str, Any]) -> None:
+    assert figures["model"] == "in-memory ledger state", "the figures must say they measure the domain model"
+    assert figures["positions"] == bench.QUICK_INVENTORY_SKUS * bench.INVENTORY_LOCATIONS
+    assert figures["positions"] == figures["skus"] * figures["locations"]
+    assert figures["reservations"] == bench.QUICK_RESERVATIONS
+    assert figures["reservation_policy"] == "fewest_shipments"
+    assert_positive(figures, INVENTORY_FIGURES, "inventory")
+    for query in ("atp_location", "atp_network"):
+        assert figures[query]["queries"] == bench.QUICK_ATP_QUERIES
+        assert_positive(figures[query], LATENCY_FIGURES, f"inventory.{query}")
+        p50, p99, worst = (figures[query][name] for name in LATENCY_FIGURES)
+        assert p50 <= p99 <= worst, f"inventory.{query}: percentiles must rise towards the maximum"
+
+
 def test_quick_bench_prints_every_figure_as_json_and_says_why_postgres_was_skipped() -> None:
     result = CliRunner().invoke(cli.app, ["bench", "--quick", "--json"], env={"CROSSDOCK_BENCH_POSTGRES_URL": ""})
 
@@ -49,6 +66,10 @@ def test_quick_bench_prints_every_figure_as_json_and_says_why_postgres_was_skipp
     assert_backend_measured(figures["sqlite"], "sqlite")
     assert "PostgreSQL" in figures["postgres"]["skipped"], "a skipped database must say why"
     assert figures["sink_peak_rss_mb"] > 0
+    assert_inventory_measured(figures["inventory"])
+    table = Console(record=True, width=200)
+    bench.print_table(table, figures)
+    assert "ATP at one location p99" in table.export_text(), "the table shows the inventory section too"
 
 
 @pytest.mark.postgres
@@ -68,3 +89,4 @@ def test_quick_bench_on_postgres_compares_the_hub_with_the_peer_queue(postgres_s
     bench.print_table(table, figures)
     rendered = table.export_text()
     assert "PostgreSQL" in rendered and "procrastinate" in rendered
+    assert "Inventory ledger: in-memory ledger state" in rendered, "the table shows the inventory section too"

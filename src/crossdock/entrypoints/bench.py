@@ -1,6 +1,7 @@
 """The benchmark behind `crossdock bench`: events through the whole hub (durable intake, processing, the log,
 the outbox and real HTTP delivery to a local sink), latency at a fixed offered rate, the raw INSERT ceiling
-of the same rows, and a peer queue (procrastinate) on PostgreSQL.
+of the same rows, a peer queue (procrastinate) on PostgreSQL, and the inventory ledger's in-memory model
+(available-to-promise query latency and reservations per second at a million sku x location positions).
 
 It prints figures and never judges them: targets belong to the reader. Every database it touches is made
 for the run (a temporary SQLite file, a fresh PostgreSQL database) and removed afterwards.
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import random
 import resource
 import socket
 import sqlite3
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ from rich.table import Table
 
 from crossdock import bootstrap, config
 from crossdock.config import Settings
+from crossdock.domain import inventory
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
 from crossdock.entrypoints.worker import Worker
 from crossdock.hub.ports import DeliveryStatus, IntakeResult, IntakeStatus, MessageStatus
@@ -57,6 +61,14 @@ QUICK_FIXED_SECONDS = 0.3
 RAW_BATCH = 500
 PEER_BATCH = 500
 PEER_CONCURRENCY = 16
+INVENTORY_LOCATIONS = 10
+INVENTORY_SKUS = 100_000  # x 10 locations: a million positions
+QUICK_INVENTORY_SKUS = 1_000
+ATP_QUERIES = 100_000
+QUICK_ATP_QUERIES = 2_000
+RESERVATIONS = 20_000
+QUICK_RESERVATIONS = 500
+INVENTORY_SEED = 3  # the same positions and queries on every run, so runs compare
 
 
 class BenchError(Exception):
@@ -88,6 +100,8 @@ def run_all(
                 "skipped": "no PostgreSQL URL given (--postgres-url or CROSSDOCK_BENCH_POSTGRES_URL)"
             }
         figures["sink_peak_rss_mb"] = sink.peak_rss_mb()
+    # Last, so that the ledger's million positions do not raise the hub runs' peak RSS.
+    figures["inventory"] = run_inventory(quick=quick, progress=progress)
     return figures
 
 
@@ -151,6 +165,32 @@ def print_table(console: Console, figures: dict[str, Any]) -> None:
             console.print(peers)
     if "sink_peak_rss_mb" in figures:
         console.print(f"Peak RSS of the HTTP sink process: {_cell(figures['sink_peak_rss_mb'])} MB")
+    if "inventory" in figures:
+        _print_inventory(console, figures["inventory"])
+
+
+def _print_inventory(console: Console, figures: dict[str, Any]) -> None:
+    table = Table(title=f"Inventory ledger: {figures.get('model')}, {_cell(figures.get('positions'))} positions")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target", style="dim")
+    location, network = figures.get("atp_location", {}), figures.get("atp_network", {})
+    rows: list[tuple[str, Any, str]] = [
+        ("skus x locations", f"{_cell(figures.get('skus'))} x {_cell(figures.get('locations'))}", ""),
+        ("build from positions (s)", figures.get("build_s"), ""),
+        ("ATP at one location p50 (µs)", location.get("p50_us"), ""),
+        ("ATP at one location p99 (µs)", location.get("p99_us"), "<= 2,000"),
+        ("ATP at one location max (µs)", location.get("max_us"), ""),
+        ("ATP network-wide p50 (µs)", network.get("p50_us"), ""),
+        ("ATP network-wide p99 (µs)", network.get("p99_us"), "<= 2,000"),
+        ("ATP network-wide max (µs)", network.get("max_us"), ""),
+        (f"reservations/s ({figures.get('reservation_policy')})", figures.get("reservations_per_s"), ""),
+        ("RSS added by the build (MB)", figures.get("rss_growth_mb"), ""),
+        ("peak RSS of this process after the build (MB)", figures.get("peak_rss_mb"), ""),
+    ]
+    for label, value, target in rows:
+        table.add_row(label, _cell(value), target)
+    console.print(table)
 
 
 def _cell(value: Any) -> str:
@@ -569,6 +609,94 @@ async def _procrastinate(url: str, n: int) -> dict[str, Any]:
     }
 
 
+# ---- the inventory ledger ---------------------------------------------------------------------------------
+
+
+def run_inventory(*, quick: bool = False, progress: Console | None = None) -> dict[str, Any]:
+    """The stock ledger's pure model, in memory: build a state of skus x locations positions, then time
+    available-to-promise queries (one location, and network-wide) and chained reservations on random skus.
+    Storage is not in these figures: they are what a handler's domain call costs once its rows are loaded."""
+    say = _Reporter(progress)
+    skus = QUICK_INVENTORY_SKUS if quick else INVENTORY_SKUS
+    queries = QUICK_ATP_QUERIES if quick else ATP_QUERIES
+    reservations = QUICK_RESERVATIONS if quick else RESERVATIONS
+    policy = inventory.ReservationPolicy.FEWEST_SHIPMENTS
+    rng = random.Random(INVENTORY_SEED)
+    sku_ids = [f"SKU-{i:06d}" for i in range(skus)]
+    location_ids = [f"WH-{i:02d}" for i in range(INVENTORY_LOCATIONS)]
+    say(f"inventory: {skus * INVENTORY_LOCATIONS:,} positions ({skus:,} skus x {INVENTORY_LOCATIONS} locations)")
+
+    rss_before = _current_rss_mb()
+    # A Decimal per row, as a database driver hands them over: the memory figure counts them all.
+    positions = [
+        inventory.StockPosition(sku, location, on_hand=Decimal(rng.randrange(201)))
+        for sku in sku_ids
+        for location in location_ids
+    ]
+    clock = time.perf_counter()
+    state = inventory.LedgerState.build(positions=positions)
+    build_s = time.perf_counter() - clock
+    del positions  # the state holds them; the list was only the loaded rows
+    rss_after = _current_rss_mb()
+    peak_rss_mb = _peak_rss_mb()
+    say(f"inventory: built in {build_s:.2f} s")
+
+    def at_one_location(sku: str, location: str) -> Decimal:
+        return inventory.available_to_promise(state, sku, location)
+
+    def network_wide(sku: str, _location: str) -> Decimal:
+        return inventory.available_to_promise(state, sku)
+
+    keys = [(rng.choice(sku_ids), rng.choice(location_ids)) for _ in range(queries)]
+    atp_location = _query_latency(at_one_location, keys)
+    atp_network = _query_latency(network_wide, keys)
+    say(
+        f"inventory: ATP p99 {atp_location['p99_us']:.1f} µs at one location, "
+        f"{atp_network['p99_us']:.1f} µs network-wide"
+    )
+
+    requests = [(rng.choice(sku_ids), Decimal(rng.randint(1, 20))) for _ in range(reservations)]
+    clock = time.perf_counter()
+    for number, (sku, quantity) in enumerate(requests):
+        # Each reservation sees the state the previous one left, as consecutive orders would.
+        state = inventory.reserve_stock(state, f"SO-{number:07d}", "1", sku, quantity, policy).state
+    reserve_s = time.perf_counter() - clock
+    held = sum(1 for _ in state.reservations())
+    if held != reservations:
+        raise BenchError(f"expected {reservations} reservations in the ledger, found {held}")
+    say(f"inventory: {reservations / reserve_s:,.0f} reservations/s")
+    return {
+        "model": "in-memory ledger state",
+        "skus": skus,
+        "locations": INVENTORY_LOCATIONS,
+        "positions": skus * INVENTORY_LOCATIONS,
+        "build_s": round(build_s, 3),
+        "rss_growth_mb": round(rss_after - rss_before, 1) if rss_after and rss_before else None,
+        "peak_rss_mb": peak_rss_mb,
+        "atp_location": atp_location,
+        "atp_network": atp_network,
+        "reservations": reservations,
+        "reservation_policy": policy.value,
+        "reservations_per_s": round(reservations / reserve_s, 1),
+    }
+
+
+def _query_latency(query: Callable[[str, str], Decimal], keys: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Each query timed on its own, in microseconds: the clock's own cost (well under a microsecond) included."""
+    elapsed: list[float] = []
+    for sku, location in keys:
+        started = time.perf_counter_ns()
+        query(sku, location)
+        elapsed.append((time.perf_counter_ns() - started) / 1000)
+    elapsed.sort()
+    return {
+        "queries": len(keys),
+        "p50_us": round(_percentile(elapsed, 50), 2),
+        "p99_us": round(_percentile(elapsed, 99), 2),
+        "max_us": round(elapsed[-1], 2),
+    }
+
+
 # ---- the sink and the machine ------------------------------------------------------------------------------
 
 
@@ -645,6 +773,18 @@ def _cpu_seconds() -> float:
 def _peak_rss_mb() -> float:
     """This process's high-water mark so far (ru_maxrss is in KiB on Linux)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _current_rss_mb() -> float | None:
+    """This process's resident memory now, where /proc tells it."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def _machine(postgres_url: str | None) -> dict[str, Any]:
