@@ -142,3 +142,25 @@ def test_a_message_that_failed_mapping_is_processed_and_delivered_once_after_the
         assert [(r.kind, r.target) for r in uow.replays.recent()] == [("message", str(message_id))]
     again = fixed.client.post(f"/v1/messages/{message_id}/replay")
     assert again.status_code == 409 and again.json()["code"] == "not-replayable"
+
+
+def test_a_worker_that_stores_intake_answers_with_where_each_message_ended_up(estate: Estate) -> None:
+    # As in `crossdock run`: the worker stores arrivals and processes them in the same unit of work.
+    hub = estate.hub
+    good = hub.intake.prepare(
+        "shop", json.dumps(order("SO-2001")).encode(), {"Idempotency-Key": "k-good"}, hub.clock.now()
+    )
+    unmappable = hub.intake.prepare(
+        "shop", json.dumps({"customer": "C-1"}).encode(), {"Idempotency-Key": "k-bad"}, hub.clock.now()
+    )
+    shards = list(range(hub.worker.shards))
+    hub.lease("inbox", "pipeline-worker")
+
+    step = hub.pipeline_round("pipeline-worker", shards, [], [], set(), [good, unmappable])
+
+    answers = {result.message_id: result for result in step.accepted}
+    assert [a.message_status.value for a in answers.values()] == ["processed", "failed"]
+    assert "number" in (step.accepted[1].error or ""), "a failed message's answer says why"
+    repeat = hub.pipeline_round("pipeline-worker", shards, [], [], set(), [good])
+    assert repeat.accepted[0].status.value == "duplicate"
+    assert repeat.accepted[0].message_status.value == "processed"

@@ -119,6 +119,25 @@ def accept(uow: UnitOfWork, messages: Sequence[NewMessage]) -> list[IntakeResult
 Deliveries = Callable[[UnitOfWork, Sequence[StoredEvent], datetime], None]
 
 
+@dataclass(frozen=True)
+class Processed:
+    """Which messages of a batch were processed and which failed, with the reason."""
+
+    processed: frozenset[int] = frozenset()
+    failed: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return len(self.processed), len(self.failed)
+
+    def status_of(self, message_id: int) -> tuple[MessageStatus, str | None] | None:
+        if message_id in self.processed:
+            return MessageStatus.PROCESSED, None
+        if message_id in self.failed:
+            return MessageStatus.FAILED, self.failed[message_id]
+        return None
+
+
 @dataclass
 class _Pending:
     """Events and processed messages of a batch, written with one statement each at the end."""
@@ -142,7 +161,7 @@ class Processor:
     # round, which is redone, instead of marking messages failed. Storage-specific, so given by bootstrap.
     store_errors: tuple[type[BaseException], ...] = ()
 
-    def process(self, uow: UnitOfWork, messages: Sequence[StoredMessage], now: datetime) -> tuple[int, int]:
+    def process(self, uow: UnitOfWork, messages: Sequence[StoredMessage], now: datetime) -> Processed:
         mapped: list[tuple[StoredMessage, list[Envelope]]] = []
         failures: list[tuple[StoredMessage, str]] = []
         for message in messages:
@@ -163,7 +182,8 @@ class Processor:
         for message, reason in failures:
             log.warning("message %s from %s failed: %s", message.id, message.source, reason)
             uow.inbox.mark([message.id], MessageStatus.FAILED, reason, now)
-        return len(messages) - len(failures), len(failures)
+        failed = {message.id: reason for message, reason in failures}
+        return Processed(frozenset(m.id for m in messages if m.id not in failed), failed)
 
     def _map(self, message: StoredMessage) -> list[Envelope]:
         adapter = self.adapters.get(message.source)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from crossdock.hub import inbox
@@ -19,6 +19,7 @@ from crossdock.hub.ports import (
     Clock,
     Delivery,
     IntakeResult,
+    IntakeStatus,
     MessageStatus,
     NewMessage,
     ReplayRecord,
@@ -61,6 +62,14 @@ class RoundResult:
     @property
     def busy(self) -> bool:
         return bool(self.processed or self.failed or self.sent or self.timers)
+
+
+def _after(result: IntakeResult, done: inbox.Processed) -> IntakeResult:
+    """A message stored and processed in one unit of work is answered with where it ended up."""
+    status = done.status_of(result.message_id) if result.status is IntakeStatus.ACCEPTED else None
+    if status is None:
+        return result
+    return replace(result, message_status=status[0], error=status[1])
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ class Hub:
                 return 0, 0
             result = self.processor.process(uow, messages, now)
             uow.commit()
-        return result
+        return result.counts
 
     def deliver_round(self, owner: str, shards: Sequence[int]) -> int:
         return self.outbox.deliver_due(self.begin, owner, shards, self.clock.now)
@@ -130,14 +139,14 @@ class Hub:
             accepted = uow.inbox.add(arrivals) if arrivals else []
             held = uow.leases.hold(INBOX_POOL, owner, inbox_shards)
             messages = uow.inbox.pending(held, self.worker.batch_size) if held else []
-            processed, failed = self.processor.process(uow, messages, now) if messages else (0, 0)
+            done = self.processor.process(uow, messages, now) if messages else inbox.Processed()
             # Processing (the log head) before recording and planning (endpoint rows): every worker takes
             # its row locks in this one order, so that on PostgreSQL no two can deadlock.
             for sent, results in finished:
                 self.outbox.record(uow, sent, results, now)
             chosen = self.outbox.plan(uow, owner, outbox_shards, now, busy)
             uow.commit()
-        return PipelineStep(processed, failed, chosen, accepted)
+        return PipelineStep(*done.counts, chosen, [_after(result, done) for result in accepted])
 
     def timer_round(self) -> int:
         with self.begin() as uow:

@@ -54,7 +54,7 @@ def process(begin: MemoryUnitOfWorkFactory, processor: Processor) -> tuple[int, 
     with begin() as uow:
         result = processor.process(uow, uow.inbox.pending([0], 100), T0)
         uow.commit()
-    return result
+    return result.counts
 
 
 def statuses(begin: MemoryUnitOfWorkFactory) -> dict[str, MessageStatus]:
