@@ -4,8 +4,7 @@ Exception tree::
 
     HubError
     ├── IntakeError
-    │   ├── UnknownSource           no source of that name is configured
-    │   └── IdempotencyConflict     same idempotency key, different payload
+    │   └── UnknownSource           no source of that name is configured
     ├── MappingError                an inbound message could not be parsed or mapped
     └── DeliveryError
         ├── RetryableDeliveryError  timeout, 5xx, 429: try again later
@@ -28,10 +27,6 @@ class IntakeError(HubError):
 
 class UnknownSource(IntakeError):
     """No source of that name is configured."""
-
-
-class IdempotencyConflict(IntakeError):
-    """A message with this idempotency key was already received with a different payload."""
 
 
 class MappingError(HubError):
