@@ -122,6 +122,9 @@ def run(
         f"Crossdock listening on http://{settings.http.host}:{settings.http.port} "
         f"(database: {_safe_url(settings.database_url)})"
     )
+    # uvicorn stops serving on SIGTERM, then raises the signal again: with the default handler that would end
+    # the process before the worker settles its last round and hands its shards back.
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     try:
         uvicorn.run(
             api, host=settings.http.host, port=settings.http.port, log_level=log_level.lower(), access_log=False
@@ -461,6 +464,10 @@ def bench(
         sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     else:
         bench_module.print_table(console, figures)
+
+
+def _exit_on_terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _safe_url(url: str) -> str:
