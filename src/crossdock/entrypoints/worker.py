@@ -93,17 +93,16 @@ class Worker:
         return run
 
     def _leased(self, pool: str) -> Callable[[], list[int]]:
+        """The shards this worker owns in a pool, rebalanced (and so renewed) every third of a lease."""
         every = self.hub.worker.lease_seconds / 3
-        state: dict[str, float | list[int]] = {"at": -every, "shards": []}
+        renewed_at = -every
+        owned: list[int] = []
 
         def shards() -> list[int]:
-            at = state["at"]
-            assert isinstance(at, float)
-            if time.monotonic() - at >= every:
-                state["shards"] = self.hub.lease(pool, self.owner)
-                state["at"] = time.monotonic()
-            owned = state["shards"]
-            assert isinstance(owned, list)
+            nonlocal renewed_at, owned
+            if time.monotonic() - renewed_at >= every:
+                owned = self.hub.lease(pool, self.owner)
+                renewed_at = time.monotonic()
             return owned
 
         return shards

@@ -110,14 +110,15 @@ class Hub:
 
     def process_round(self, owner: str, shards: Sequence[int]) -> tuple[int, int]:
         with self.begin() as uow:
-            now = self.clock.now()
-            held = uow.leases.hold(INBOX_POOL, owner, shards)
-            messages = uow.inbox.pending(held, self.worker.batch_size) if held else []
-            if not messages:
-                return 0, 0
-            result = self.processor.process(uow, messages, now)
+            done = self._process_pending(uow, owner, shards, self.clock.now())
             uow.commit()
-        return result.counts
+        return done.counts
+
+    def _process_pending(self, uow: UnitOfWork, owner: str, shards: Sequence[int], now: datetime) -> inbox.Processed:
+        """Process the pending messages of the shards this owner still holds."""
+        held = uow.leases.hold(INBOX_POOL, owner, shards)
+        messages = uow.inbox.pending(held, self.worker.batch_size) if held else []
+        return self.processor.process(uow, messages, now) if messages else inbox.Processed()
 
     def deliver_round(self, owner: str, shards: Sequence[int]) -> int:
         return self.outbox.deliver_due(self.begin, owner, shards, self.clock.now)
@@ -137,9 +138,7 @@ class Hub:
         with self.begin() as uow:
             now = self.clock.now()
             accepted = uow.inbox.add(arrivals) if arrivals else []
-            held = uow.leases.hold(INBOX_POOL, owner, inbox_shards)
-            messages = uow.inbox.pending(held, self.worker.batch_size) if held else []
-            done = self.processor.process(uow, messages, now) if messages else inbox.Processed()
+            done = self._process_pending(uow, owner, inbox_shards, now)
             # Processing (the log head) before recording and planning (endpoint rows): every worker takes
             # its row locks in this one order, so that on PostgreSQL no two can deadlock.
             for sent, results in finished:
