@@ -6,17 +6,23 @@ Every builder has sensible defaults and takes any field as an override.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from crossdock.domain import accounting, inventory
 from crossdock.domain.events import Envelope
+from crossdock.domain.workflows.order_to_cash import OrderState
 from crossdock.hub.ports import (
     Attempt,
     AttemptOutcome,
+    BusinessException,
     DeliveryStatus,
     DeliveryUpdate,
+    ExceptionAction,
     NewDelivery,
     NewMessage,
+    OrderRecord,
     ReplayRecord,
     Timer,
 )
@@ -160,3 +166,77 @@ def replay(**overrides: Any) -> ReplayRecord:
     }
     fields.update(overrides)
     return ReplayRecord(**fields)
+
+
+def order_record(**overrides: Any) -> OrderRecord:
+    """An order not stored yet (version 0), its state the real JSON form of the workflow's OrderState."""
+    order_id = overrides.get("order_id", "SO-1001")
+    fields: dict[str, Any] = {
+        "order_id": order_id,
+        "status": "not_received",
+        "state": OrderState.new(order_id).model_dump(mode="json"),
+        "channel": "shop",
+        "customer_id": "C-100",
+    }
+    fields.update(overrides)
+    return OrderRecord(**fields)
+
+
+def movement(**overrides: Any) -> inventory.Movement:
+    """A receipt of 10 BOLT-M8 at WH-A."""
+    fields: dict[str, Any] = {
+        "id": "mv-1",
+        "kind": inventory.MovementKind.RECEIPT,
+        "sku": "BOLT-M8",
+        "location": "WH-A",
+        "quantity": Decimal("10"),
+        "occurred_at": T0,
+    }
+    fields.update(overrides)
+    return inventory.Movement(**fields)
+
+
+def journal_entry(**overrides: Any) -> accounting.JournalEntry:
+    """An unposted invoice entry (no sequence yet): Dr receivable 119.00 / Cr revenue 100.00 / Cr tax 19.00."""
+    number = overrides.pop("document_number", "INV-1")
+    fields: dict[str, Any] = {
+        "id": f"je-{number}",
+        "period": "2024-05",
+        "date": date(2024, 5, 6),
+        "currency": "EUR",
+        "rule": accounting.PostingRule.INVOICE,
+        "source": accounting.SourceRef(event_id=f"evt-{number}", document_type="invoice", document_number=number),
+        "lines": (
+            accounting.JournalLine(account="1200", debit=Decimal("119.00")),
+            accounting.JournalLine(account="8000", credit=Decimal("100.00")),
+            accounting.JournalLine(account="1776", credit=Decimal("19.00")),
+        ),
+        "memo": f"invoice {number}",
+    }
+    fields.update(overrides)
+    return accounting.JournalEntry(**fields)
+
+
+def business_exception(**overrides: Any) -> BusinessException:
+    fields: dict[str, Any] = {
+        "id": "exc-1",
+        "owner": "customer_service",
+        "reason_code": "credit_limit_exceeded",
+        "about_kind": "order",
+        "about_key": "SO-1001",
+        "message": "order total 12,400.00 EUR exceeds the credit limit of 10,000.00 EUR",
+        "opened_at": T0,
+    }
+    fields.update(overrides)
+    return BusinessException(**fields)
+
+
+def exception_action(**overrides: Any) -> ExceptionAction:
+    fields: dict[str, Any] = {
+        "action": "override",
+        "actor": "cs@example.com",
+        "at": at(minutes=30),
+        "note": "limit raised for the season",
+    }
+    fields.update(overrides)
+    return ExceptionAction(**fields)

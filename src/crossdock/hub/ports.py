@@ -13,7 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from crossdock.domain.accounting import JournalEntry
+from crossdock.domain.accounting import LedgerState as AccountingLedger
 from crossdock.domain.events import Envelope
+from crossdock.domain.inventory import LedgerEntry, LedgerState, Movement, Reservation
 
 
 class MessageStatus(StrEnum):
@@ -348,6 +351,11 @@ class UnitOfWork(Protocol):
     leases: LeaseStore
     timers: TimerStore
     replays: ReplayLog
+    orders: OrderStore
+    inventory: InventoryStore
+    journal: JournalStore
+    exceptions: ExceptionStore
+    links: LinkStore
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -396,3 +404,163 @@ class Sender(Protocol):
     def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]: ...
 
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Business state the order-to-cash handlers keep: orders, the stock ledger, the journal, exceptions and links.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class ConcurrentUpdate(Exception):
+    """Someone else changed the row since it was read; the whole round is retried, nothing is half-applied."""
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """One order's workflow state as stored: `state` is the JSON form of the domain's OrderState. `version` is 0
+    for an order not stored yet and grows by one per save; a save from a stale version is a ConcurrentUpdate."""
+
+    order_id: str
+    status: str
+    state: Mapping[str, Any]
+    version: int = 0
+    channel: str | None = None
+    customer_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: str | None = None
+    channel: str | None = None
+    customer_id: str | None = None
+    updated_before: datetime | None = None
+    limit: int = 100
+
+
+class OrderStore(Protocol):
+    def load(self, order_id: str) -> OrderRecord | None: ...
+
+    def save(self, record: OrderRecord, at: datetime) -> OrderRecord:
+        """Insert (version 0) or update (the version read): returns the record with its new version."""
+
+    def find(self, flt: OrderFilter) -> list[OrderRecord]:
+        """Newest update first."""
+
+    def counts(self) -> dict[str, int]:
+        """Orders per status."""
+
+
+class InventoryStore(Protocol):
+    """The stock ledger's rows: positions (on-hand, in transit) per sku x location, reservations per order line,
+    and the movements recorded. Reserved quantities are never stored on positions: they are derived from the
+    reservations when the ledger is loaded, so the two cannot disagree."""
+
+    def load(self, skus: Sequence[str], *, lock: bool = False) -> LedgerState:
+        """Positions and reservations of these skus. With `lock`, the positions are locked first (on servers
+        that lock rows) so that two reservations for the last units cannot both succeed."""
+
+    def recorded(self, movement_ids: Sequence[str]) -> list[Movement]:
+        """The movements among these ids that are already recorded."""
+
+    def save(self, before: LedgerState, after: LedgerState, entries: Sequence[LedgerEntry], at: datetime) -> None:
+        """Write what changed from `before` to `after` (positions, reservations) and the new movements."""
+
+    def positions(
+        self, *, sku: str | None = None, location: str | None = None, after: tuple[str, str] | None = None, limit: int
+    ) -> LedgerState:
+        """A page of positions (ordered by sku, location, starting after `after`) with every reservation of
+        their skus, for availability queries and reconciliation."""
+
+    def backordered(self, sku: str, limit: int = 100) -> list[Reservation]:
+        """Reservations of this sku still waiting for stock, oldest first."""
+
+
+class JournalStore(Protocol):
+    def ledger(self, ledger: str, entry_ids: Sequence[str]) -> AccountingLedger:
+        """What posting needs: the last sequence (its row locked until commit, so sequences stay gap-free),
+        which of `entry_ids` are already posted, and the closed periods."""
+
+    def add(self, ledger: str, entries: Sequence[JournalEntry], last_sequence: int, at: datetime) -> None:
+        """Store posted entries (sequenced) and move the ledger's last sequence."""
+
+    def entries(self, ledger: str, *, after_sequence: int = 0, limit: int = 1000) -> list[JournalEntry]: ...
+
+    def for_source(self, document_number: str) -> list[JournalEntry]: ...
+
+    def close_period(self, ledger: str, period: str) -> None: ...
+
+    def reopen_period(self, ledger: str, period: str) -> None: ...
+
+
+class ExceptionStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class ExceptionAction:
+    action: str  # retry, override, cancel, accept (catalog.ExceptionAction)
+    actor: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class BusinessException:
+    """Something a person must decide: who (owner), why (reason code), about what (business object)."""
+
+    id: str
+    owner: str
+    reason_code: str
+    about_kind: str
+    about_key: str
+    message: str
+    opened_at: datetime
+    status: ExceptionStatus = ExceptionStatus.OPEN
+    resolved_at: datetime | None = None
+    actions: tuple[ExceptionAction, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExceptionFilter:
+    status: ExceptionStatus | None = ExceptionStatus.OPEN
+    owner: str | None = None
+    about_key: str | None = None
+    reason_code: str | None = None
+    limit: int = 100
+
+
+class ExceptionStore(Protocol):
+    def open(self, exception: BusinessException) -> bool:
+        """Store it unless one with this id exists (opening again changes nothing); True when stored."""
+
+    def get(self, exception_id: str) -> BusinessException | None: ...
+
+    def act(self, exception_id: str, action: ExceptionAction, *, resolve: bool) -> BusinessException | None:
+        """Record an action taken; `resolve` closes the exception. None when there is no such exception."""
+
+    def find(self, flt: ExceptionFilter) -> list[BusinessException]:
+        """Oldest first."""
+
+    def counts(self) -> dict[str, int]:
+        """Open exceptions per owner."""
+
+
+class LinkStore(Protocol):
+    """Which business object another one belongs to (an invoice's order), and events parked until a link they
+    need exists (a payment for an invoice not seen yet)."""
+
+    def link(self, kind: str, key: str, target: str) -> None:
+        """Idempotent; linking the same key to another target raises ValueError."""
+
+    def target(self, kind: str, key: str) -> str | None: ...
+
+    def park(self, kind: str, key: str, event: Envelope, at: datetime) -> None:
+        """Keep the event until `kind`/`key` is linked; parking it again keeps one copy."""
+
+    def unpark(self, kind: str, key: str) -> list[Envelope]:
+        """Take (and forget) the events waiting for this key, oldest first."""
+
+    def parked(self, limit: int = 100) -> list[tuple[str, str, Envelope]]: ...

@@ -12,17 +12,22 @@ import math
 import re
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crossdock.domain import inventory
+from crossdock.domain.accounting import JournalEntry
+from crossdock.domain.accounting import LedgerState as AccountingLedger
 from crossdock.domain.events import Envelope
 from crossdock.hub.ports import (
     Attempt,
     AttemptOutcome,
     BreakerState,
+    BusinessException,
+    ConcurrentUpdate,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -30,13 +35,23 @@ from crossdock.hub.ports import (
     EndpointState,
     EndpointStore,
     EventLog,
+    ExceptionAction,
+    ExceptionFilter,
+    ExceptionStatus,
+    ExceptionStore,
     InboxStore,
     IntakeResult,
     IntakeStatus,
+    InventoryStore,
+    JournalStore,
     LeaseStore,
+    LinkStore,
     MessageStatus,
     NewDelivery,
     NewMessage,
+    OrderFilter,
+    OrderRecord,
+    OrderStore,
     OutboxStore,
     ReplayLog,
     ReplayRecord,
@@ -99,6 +114,29 @@ class _Lease:
         return self.owner is not None and self.expires_at is not None and self.expires_at > now
 
 
+@dataclass(frozen=True)
+class _ReservationRow:
+    reservation: inventory.Reservation
+    created_at: datetime
+
+    @property
+    def order(self) -> tuple[datetime, str, str]:
+        return (self.created_at, self.reservation.order_id, self.reservation.line_id)
+
+
+@dataclass(frozen=True)
+class _JournalRow:
+    ledger: str
+    entry: JournalEntry
+    posted_at: datetime
+
+
+@dataclass(frozen=True)
+class _ParkedRow:
+    envelope: Envelope
+    parked_at: datetime
+
+
 @dataclass
 class _State:
     """Every table. Rows are immutable (or copied in and out), so a shallow copy of the containers is a
@@ -116,6 +154,16 @@ class _State:
     leases: dict[tuple[str, int], _Lease] = field(default_factory=dict)
     timers: dict[str, Timer] = field(default_factory=dict)
     replays: list[ReplayRecord] = field(default_factory=list)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    stock_positions: dict[tuple[str, str], inventory.StockPosition] = field(default_factory=dict)
+    stock_reservations: dict[tuple[str, str], _ReservationRow] = field(default_factory=dict)
+    stock_movements: dict[str, inventory.Movement] = field(default_factory=dict)
+    journal_ledgers: dict[str, int] = field(default_factory=dict)
+    journal_entries: dict[str, _JournalRow] = field(default_factory=dict)
+    closed_periods: dict[tuple[str, str], bool] = field(default_factory=dict)
+    exceptions: dict[str, BusinessException] = field(default_factory=dict)
+    links: dict[tuple[str, str], str] = field(default_factory=dict)
+    parked: dict[tuple[str, str, str], _ParkedRow] = field(default_factory=dict)  # insertion order is the seq
 
     def snapshot(self) -> _State:
         copied: dict[str, Any] = {}
@@ -603,6 +651,291 @@ class MemoryReplays(_Store):
         return _first(self._s.replays[::-1], limit)
 
 
+class MemoryOrders(_Store):
+    def load(self, order_id: str) -> OrderRecord | None:
+        row = self._s.orders.get(order_id)
+        return replace(row, state=_json(row.state)) if row else None
+
+    def save(self, record: OrderRecord, at: datetime) -> OrderRecord:
+        orders = self._s.orders
+        stored = orders.get(record.order_id)
+        if (stored is None) != (record.version == 0) or (stored is not None and stored.version != record.version):
+            raise ConcurrentUpdate(f"order {record.order_id} changed since version {record.version} was read")
+        when = _utc(at)
+        row = replace(
+            record,
+            state=_json(dict(record.state)),
+            version=record.version + 1,
+            created_at=when if stored is None else stored.created_at,
+            updated_at=when,
+        )
+        orders[record.order_id] = row
+        return replace(row, state=_json(row.state))
+
+    def find(self, flt: OrderFilter) -> list[OrderRecord]:
+        before = _utc_or_none(flt.updated_before)
+        rows = sorted(
+            (
+                r
+                for r in self._s.orders.values()
+                if (flt.status is None or r.status == flt.status)
+                and (flt.channel is None or r.channel == flt.channel)
+                and (flt.customer_id is None or r.customer_id == flt.customer_id)
+                and (before is None or (r.updated_at is not None and r.updated_at < before))
+            ),
+            key=lambda r: (r.updated_at, r.order_id),
+            reverse=True,
+        )
+        return [replace(r, state=_json(r.state)) for r in _first(rows, flt.limit)]
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for r in self._s.orders.values():
+            found[r.status] = found.get(r.status, 0) + 1
+        return found
+
+
+def _skus(*states: inventory.LedgerState) -> set[str]:
+    found: set[str] = set()
+    for state in states:
+        found.update(p.sku for p in state.positions())
+        found.update(r.sku for r in state.reservations())
+    return found
+
+
+def _trimmed(reservation: inventory.Reservation, locations: set[str]) -> inventory.Reservation:
+    return replace(reservation, allocations=tuple(a for a in reservation.allocations if a.location in locations))
+
+
+class MemoryInventory(_Store):
+    """The SQL stock ledger's rules: positions written only where they changed, checked against what was read;
+    a movement recorded twice is a ConcurrentUpdate. The unit-of-work lock stands in for the row locks."""
+
+    def _reservations_of(self, skus: set[str]) -> list[inventory.Reservation]:
+        rows = sorted((r for r in self._s.stock_reservations.values() if r.reservation.sku in skus), key=_order)
+        return [r.reservation for r in rows]
+
+    def load(self, skus: Sequence[str], *, lock: bool = False) -> inventory.LedgerState:
+        wanted = set(skus)
+        positions = [p for key, p in sorted(self._s.stock_positions.items()) if key[0] in wanted]
+        return inventory.LedgerState.build(positions=positions, reservations=self._reservations_of(wanted))
+
+    def recorded(self, movement_ids: Sequence[str]) -> list[inventory.Movement]:
+        movements = self._s.stock_movements
+        return [movements[i] for i in sorted(set(movement_ids)) if i in movements]
+
+    def save(
+        self,
+        before: inventory.LedgerState,
+        after: inventory.LedgerState,
+        entries: Sequence[inventory.LedgerEntry],
+        at: datetime,
+    ) -> None:
+        s = self._s
+        when = _utc(at)
+        duplicate = False
+        for entry in entries:
+            if entry.movement.id in s.stock_movements:
+                duplicate = True
+                continue
+            # Stored as the SQL backends store it: the JSON form, read back into a model.
+            s.stock_movements[entry.movement.id] = inventory.Movement.model_validate(
+                _json(entry.movement.model_dump(mode="json"))
+            )
+        if duplicate:
+            raise ConcurrentUpdate("a movement of this round is already recorded")
+        for sku in sorted(_skus(before, after)):
+            known = {p.location for p in before.positions(sku)}
+            for new in sorted(after.positions(sku), key=lambda p: p.location):
+                old = before.position(sku, new.location)
+                if new.location in known and (old.on_hand, old.in_transit) == (new.on_hand, new.in_transit):
+                    continue
+                stored = s.stock_positions.get((sku, new.location))
+                if new.location in known:
+                    fresh = stored is not None and (str(stored.on_hand), str(stored.in_transit)) == (
+                        str(old.on_hand),
+                        str(old.in_transit),
+                    )
+                else:
+                    fresh = stored is None
+                if not fresh:
+                    raise ConcurrentUpdate(f"stock of {sku} at {new.location} changed since it was read")
+                s.stock_positions[(sku, new.location)] = inventory.StockPosition(
+                    sku, new.location, on_hand=new.on_hand, in_transit=new.in_transit
+                )
+        for reservation in sorted(after.reservations(), key=lambda r: r.key):
+            if before.reservation(reservation.order_id, reservation.line_id) == reservation:
+                continue
+            existing = s.stock_reservations.get(reservation.key)
+            # The first save fixes the line's place in the backorder queue.
+            created = existing.created_at if existing is not None else when
+            s.stock_reservations[reservation.key] = _ReservationRow(reservation, created)
+
+    def positions(
+        self, *, sku: str | None = None, location: str | None = None, after: tuple[str, str] | None = None, limit: int
+    ) -> inventory.LedgerState:
+        rows = [
+            p
+            for key, p in sorted(self._s.stock_positions.items())
+            if (sku is None or key[0] == sku)
+            and (location is None or key[1] == location)
+            and (after is None or key > tuple(after))
+        ]
+        page_rows = _first(rows, limit)
+        page: dict[str, set[str]] = {}
+        for p in page_rows:
+            page.setdefault(p.sku, set()).add(p.location)
+        reservations = [_trimmed(r, page[r.sku]) for r in self._reservations_of(set(page))]
+        return inventory.LedgerState.build(positions=page_rows, reservations=reservations)
+
+    def backordered(self, sku: str, limit: int = 100) -> list[inventory.Reservation]:
+        rows = sorted(
+            (
+                r
+                for r in self._s.stock_reservations.values()
+                if r.reservation.sku == sku and not r.reservation.cancelled and r.reservation.backorder > 0
+            ),
+            key=_order,
+        )
+        return [r.reservation for r in _first(rows, limit)]
+
+
+def _order(row: _ReservationRow) -> tuple[datetime, str, str]:
+    return row.order
+
+
+class MemoryJournal(_Store):
+    def ledger(self, ledger: str, entry_ids: Sequence[str]) -> AccountingLedger:
+        s = self._s
+        last = s.journal_ledgers.setdefault(ledger, 0)
+        return AccountingLedger(
+            ledger=ledger,
+            last_sequence=last,
+            posted_ids=frozenset(i for i in entry_ids if i in s.journal_entries),
+            closed_periods=frozenset(period for (name, period) in s.closed_periods if name == ledger),
+        )
+
+    def add(self, ledger: str, entries: Sequence[JournalEntry], last_sequence: int, at: datetime) -> None:
+        s = self._s
+        when = _utc(at)
+        taken = {(r.ledger, r.entry.sequence) for r in s.journal_entries.values()}
+        for entry in entries:
+            if entry.sequence is None:
+                raise ValueError(f"journal entry {entry.id} is not posted: it has no sequence")
+            if entry.id in s.journal_entries or (ledger, entry.sequence) in taken:
+                raise UniqueViolation(f"journal entry {entry.id} or sequence {entry.sequence} is already posted")
+            taken.add((ledger, entry.sequence))
+            stored = JournalEntry.model_validate(_json(entry.model_dump(mode="json")))
+            s.journal_entries[entry.id] = _JournalRow(ledger, stored, when)
+        s.journal_ledgers[ledger] = last_sequence
+
+    def _sorted(self, rows: Iterable[_JournalRow]) -> list[JournalEntry]:
+        return [r.entry for r in sorted(rows, key=lambda r: (r.entry.sequence or 0, r.ledger))]
+
+    def entries(self, ledger: str, *, after_sequence: int = 0, limit: int = 1000) -> list[JournalEntry]:
+        rows = (
+            r
+            for r in self._s.journal_entries.values()
+            if r.ledger == ledger and (r.entry.sequence or 0) > after_sequence
+        )
+        return _first(self._sorted(rows), limit)
+
+    def for_source(self, document_number: str) -> list[JournalEntry]:
+        rows = (r for r in self._s.journal_entries.values() if r.entry.source.document_number == document_number)
+        return self._sorted(rows)
+
+    def close_period(self, ledger: str, period: str) -> None:
+        self._s.closed_periods[(ledger, period)] = True
+
+    def reopen_period(self, ledger: str, period: str) -> None:
+        self._s.closed_periods.pop((ledger, period), None)
+
+
+def _action_copy(action: ExceptionAction) -> ExceptionAction:
+    return replace(action, at=_utc(action.at))
+
+
+class MemoryExceptions(_Store):
+    def open(self, exception: BusinessException) -> bool:
+        s = self._s
+        if exception.id in s.exceptions:
+            return False
+        s.exceptions[exception.id] = replace(
+            exception,
+            status=ExceptionStatus(exception.status),
+            opened_at=_utc(exception.opened_at),
+            resolved_at=_utc_or_none(exception.resolved_at),
+            actions=tuple(_action_copy(a) for a in exception.actions),
+        )
+        return True
+
+    def get(self, exception_id: str) -> BusinessException | None:
+        return self._s.exceptions.get(exception_id)
+
+    def act(self, exception_id: str, action: ExceptionAction, *, resolve: bool) -> BusinessException | None:
+        s = self._s
+        current = s.exceptions.get(exception_id)
+        if current is None:
+            return None
+        taken = _action_copy(action)
+        updated = replace(current, actions=(*current.actions, taken))
+        if resolve:
+            updated = replace(updated, status=ExceptionStatus.RESOLVED, resolved_at=taken.at)
+        s.exceptions[exception_id] = updated
+        return updated
+
+    def find(self, flt: ExceptionFilter) -> list[BusinessException]:
+        rows = sorted(
+            (
+                e
+                for e in self._s.exceptions.values()
+                if (flt.status is None or e.status == flt.status)
+                and (flt.owner is None or e.owner == flt.owner)
+                and (flt.about_key is None or e.about_key == flt.about_key)
+                and (flt.reason_code is None or e.reason_code == flt.reason_code)
+            ),
+            key=lambda e: (e.opened_at, e.id),
+        )
+        return _first(rows, flt.limit)
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for e in self._s.exceptions.values():
+            if e.status is ExceptionStatus.OPEN:
+                found[e.owner] = found.get(e.owner, 0) + 1
+        return found
+
+
+class MemoryLinks(_Store):
+    def link(self, kind: str, key: str, target: str) -> None:
+        existing = self._s.links.setdefault((kind, key), target)
+        if existing != target:
+            raise ValueError(f"{kind} {key} is linked to {existing}; it cannot also be linked to {target}")
+
+    def target(self, kind: str, key: str) -> str | None:
+        return self._s.links.get((kind, key))
+
+    def park(self, kind: str, key: str, event: Envelope, at: datetime) -> None:
+        ident = (kind, key, event.id)
+        if ident not in self._s.parked:
+            stored = Envelope.model_validate(_json(event.model_dump(mode="json", exclude_none=True)))
+            self._s.parked[ident] = _ParkedRow(stored, _utc(at))
+
+    def _oldest_first(self) -> list[tuple[tuple[str, str, str], _ParkedRow]]:
+        # sorted() is stable: rows parked at the same time keep their arrival order, as the SQL seq does.
+        return sorted(self._s.parked.items(), key=lambda item: item[1].parked_at)
+
+    def unpark(self, kind: str, key: str) -> list[Envelope]:
+        taken = [(ident, row) for ident, row in self._oldest_first() if ident[:2] == (kind, key)]
+        for ident, _ in taken:
+            del self._s.parked[ident]
+        return [row.envelope.model_copy(deep=True) for _, row in taken]
+
+    def parked(self, limit: int = 100) -> list[tuple[str, str, Envelope]]:
+        rows = _first(self._oldest_first(), limit)
+        return [(ident[0], ident[1], row.envelope.model_copy(deep=True)) for ident, row in rows]
+
+
 class _Shared:
     """The committed tables of one factory, and the single-writer lock its units of work take in turn."""
 
@@ -628,6 +961,11 @@ class MemoryUnitOfWork:
         self.leases: LeaseStore = MemoryLeases(self)
         self.timers: TimerStore = MemoryTimers(self)
         self.replays: ReplayLog = MemoryReplays(self)
+        self.orders: OrderStore = MemoryOrders(self)
+        self.inventory: InventoryStore = MemoryInventory(self)
+        self.journal: JournalStore = MemoryJournal(self)
+        self.exceptions: ExceptionStore = MemoryExceptions(self)
+        self.links: LinkStore = MemoryLinks(self)
 
     @property
     def state(self) -> _State:

@@ -168,3 +168,130 @@ replays = sa.Table(
     sa.Column("actor", sa.String(100), nullable=False),
     sa.Column("note", sa.Text, nullable=False),
 )
+
+# Order-to-cash business state. Quantities and money are strings holding the exact Decimal: portable, never
+# rounded by a float, and the same on both databases.
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("channel", sa.String(100)),
+    sa.Column("customer_id", sa.String(200)),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_orders_status", "status"),
+    sa.Index("ix_orders_updated", "updated_at"),
+)
+
+stock_positions = sa.Table(
+    "stock_positions",
+    metadata,
+    sa.Column("sku", sa.String(200), primary_key=True),
+    sa.Column("location", sa.String(200), primary_key=True),
+    sa.Column("on_hand", sa.String(50), nullable=False),
+    sa.Column("in_transit", sa.String(50), nullable=False),
+)
+
+stock_reservations = sa.Table(
+    "stock_reservations",
+    metadata,
+    sa.Column("order_id", sa.String(200), primary_key=True),
+    sa.Column("line_id", sa.String(100), primary_key=True),
+    sa.Column("sku", sa.String(200), nullable=False),
+    sa.Column("requested", sa.String(50), nullable=False),
+    sa.Column("consumed", sa.String(50), nullable=False),
+    sa.Column("released", sa.String(50), nullable=False),
+    sa.Column("cancelled", sa.Boolean, nullable=False),
+    # Derived from the others (still short of stock), so that the backorder queue is an index scan.
+    sa.Column("waiting", sa.Boolean, nullable=False),
+    sa.Column("allocations", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_reservations_sku", "sku"),
+    sa.Index("ix_reservations_waiting", "sku", "waiting", "created_at"),
+)
+
+stock_movements = sa.Table(
+    "stock_movements",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("sku", sa.String(200), nullable=False),
+    sa.Column("location", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("movement", sa.JSON, nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Index("ix_movements_sku_location", "sku", "location"),
+)
+
+journal_ledgers = sa.Table(
+    "journal_ledgers",
+    metadata,
+    sa.Column("ledger", sa.String(100), primary_key=True),
+    sa.Column("last_sequence", sa.BigInteger, nullable=False),
+)
+
+journal_entries = sa.Table(
+    "journal_entries",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("ledger", sa.String(100), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("document_number", sa.String(200), nullable=False),
+    sa.Column("entry", sa.JSON, nullable=False),
+    sa.Column("posted_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("ledger", "sequence", name="uq_journal_ledger_sequence"),
+    sa.Index("ix_journal_document", "document_number"),
+)
+
+closed_periods = sa.Table(
+    "closed_periods",
+    metadata,
+    sa.Column("ledger", sa.String(100), primary_key=True),
+    sa.Column("period", sa.String(7), primary_key=True),
+)
+
+business_exceptions = sa.Table(
+    "business_exceptions",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("owner", sa.String(50), nullable=False),
+    sa.Column("reason_code", sa.String(100), nullable=False),
+    sa.Column("about_kind", sa.String(50), nullable=False),
+    sa.Column("about_key", sa.String(300), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("resolved_at", UtcDateTime),
+    sa.Column("actions", sa.JSON, nullable=False),
+    sa.Index("ix_exceptions_about", "about_key"),
+    sa.Index("ix_exceptions_status", "status", "opened_at"),
+)
+
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("kind", sa.String(50), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+parked_events = sa.Table(
+    "parked_events",
+    metadata,
+    # The sequence breaks ties between events parked at the same time: oldest first is arrival order.
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("envelope", sa.JSON, nullable=False),
+    sa.Column("parked_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("kind", "key", "event_id", name="uq_parked_event"),
+    sqlite_autoincrement=True,
+)

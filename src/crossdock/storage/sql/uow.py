@@ -29,13 +29,18 @@ from crossdock.hub.ports import (
     EndpointState,
     EndpointStore,
     EventLog,
+    ExceptionStore,
     InboxStore,
     IntakeResult,
     IntakeStatus,
+    InventoryStore,
+    JournalStore,
     LeaseStore,
+    LinkStore,
     MessageStatus,
     NewDelivery,
     NewMessage,
+    OrderStore,
     OutboxStore,
     ReplayLog,
     ReplayRecord,
@@ -45,6 +50,7 @@ from crossdock.hub.ports import (
     TimerStore,
     UnitOfWork,
 )
+from crossdock.storage.sql import business
 from crossdock.storage.sql import tables as t
 
 
@@ -710,6 +716,11 @@ class SqlUnitOfWork:
     leases: LeaseStore
     timers: TimerStore
     replays: ReplayLog
+    orders: OrderStore
+    inventory: InventoryStore
+    journal: JournalStore
+    exceptions: ExceptionStore
+    links: LinkStore
 
     def __init__(self, engine: Engine, now: Any) -> None:
         self._engine = engine
@@ -725,6 +736,11 @@ class SqlUnitOfWork:
         self.leases = SqlLeases(self._conn)
         self.timers = SqlTimers(self._conn)
         self.replays = SqlReplays(self._conn)
+        self.orders = business.SqlOrders(self._conn)
+        self.inventory = business.SqlInventory(self._conn)
+        self.journal = business.SqlJournal(self._conn)
+        self.exceptions = business.SqlExceptions(self._conn)
+        self.links = business.SqlLinks(self._conn, self._now)
         return self
 
     def __exit__(self, *exc: object) -> None:
