@@ -352,6 +352,15 @@ class ShipmentReleased(Payload):
     lines: NonEmpty[ShipmentLine]
 
 
+class ReleaseCancelled(Payload):
+    """Quantities released to a warehouse are no longer wanted (their lines were cancelled): stop picking them."""
+
+    event_type = "crossdock.shipment.release_cancelled.v1"
+    order: Key
+    lines: NonEmpty[CancelledLine]
+    reason: str = ""
+
+
 class ShipmentConfirmed(Payload):
     """Goods left a location: the warehouse confirmed what shipped, with carrier and tracking."""
 
@@ -553,6 +562,7 @@ CATALOGUE = Catalogue(
         InventoryMoved,
         AvailabilityChanged,
         ShipmentReleased,
+        ReleaseCancelled,
         ShipmentConfirmed,
         InvoicePosted,
         PaymentApplied,

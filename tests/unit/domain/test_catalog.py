@@ -102,6 +102,11 @@ EXAMPLES: dict[str, Callable[[], Payload]] = {
     "crossdock.inventory.availability_changed.v1": lambda: catalog.AvailabilityChanged(
         sku="WIDGET-1", channel="webshop", available=qty(120)
     ),
+    "crossdock.shipment.release_cancelled.v1": lambda: catalog.ReleaseCancelled(
+        order="SO-1",
+        lines=(catalog.CancelledLine(line_id="1", sku="WIDGET", quantity=Decimal(2)),),
+        reason="lines cancelled",
+    ),
     "crossdock.shipment.released.v1": lambda: catalog.ShipmentReleased(
         release="REL-1", order="SO-1001", from_location="WH-EAST", lines=make_shipment().lines
     ),
@@ -163,7 +168,7 @@ def test_the_catalogue_holds_every_fact_of_order_to_cash() -> None:
             "close_requested",
         ],
         "inventory": ["reserved", "released", "adjusted", "moved", "availability_changed"],
-        "shipment": ["released", "confirmed"],
+        "shipment": ["released", "release_cancelled", "confirmed"],
         "invoice": ["posted"],
         "payment": ["applied"],
         "creditmemo": ["posted"],
