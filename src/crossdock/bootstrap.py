@@ -14,17 +14,24 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from crossdock.config import DestinationSettings, Settings
+from crossdock.connectors.canonical.inbound import CanonicalInbound
 from crossdock.connectors.generic.inbound import GenericInbound
 from crossdock.connectors.generic.mapping import GenericMapping
 from crossdock.connectors.generic.outbound import JsonLinesSender, WebhookSender
+from crossdock.domain import catalog
+from crossdock.domain.inventory import AuthorityRules
+from crossdock.domain.workflows.order_to_cash import DEFAULT_SLA, PriceList
 from crossdock.hub import inbox, retry
+from crossdock.hub.handlers import OrderToCash, OrderToCashPolicy
 from crossdock.hub.outbox import Destination, Outbox, Subscription
-from crossdock.hub.ports import Clock, InboundAdapter, Sender
+from crossdock.hub.ports import Clock, ConcurrentUpdate, InboundAdapter, Sender
 from crossdock.hub.router import Router
 from crossdock.hub.runtime import Hub, Retention, WorkerSettings
 from crossdock.hub.timers import Timers
 from crossdock.storage.sql.engine import make_engine
 from crossdock.storage.sql.uow import SqlUnitOfWorkFactory
+
+ORDERS_API_SOURCE = "api"
 
 
 class SystemClock:
@@ -39,6 +46,7 @@ class Runtime:
     hub: Hub
     settings: Settings
     engine: Engine
+    order_to_cash: OrderToCash
 
     def close(self) -> None:
         for destination in self.hub.outbox.destinations.values():
@@ -65,6 +73,9 @@ def build(
     adapters: dict[str, InboundAdapter] = {
         name: _inbound(name, source.model_dump()) for name, source in settings.sources.items()
     }
+    # The experience API (POST /v1/orders) takes canonical orders through the same durable intake.
+    orders_api = CanonicalInbound(ORDERS_API_SOURCE, catalog.OrderReceived.event_type, document_field="order")
+    adapters.setdefault(ORDERS_API_SOURCE, orders_api)
     destinations = {
         name: _destination(name, dest, settings, (senders or {}).get(name))
         for name, dest in settings.destinations.items()
@@ -80,8 +91,12 @@ def build(
         adapters=adapters,
         router=router,
         enqueue_deliveries=outbox.enqueue,
-        store_errors=(sa_exc.OperationalError, sa_exc.InterfaceError),
+        # A concurrent update of the same order or ledger row redoes the whole round, never blames a message.
+        store_errors=(sa_exc.OperationalError, sa_exc.InterfaceError, ConcurrentUpdate),
     )
+    order_to_cash = OrderToCash.build(order_to_cash_policy(settings))
+    timers = Timers()
+    order_to_cash.register(router, timers, processor.publish)
     r = settings.retention
     hub = Hub(
         begin=SqlUnitOfWorkFactory(engine, clock.now),
@@ -89,7 +104,7 @@ def build(
         intake=inbox.Intake(adapters=adapters, shards=shards),
         processor=processor,
         outbox=outbox,
-        timers=Timers(),
+        timers=timers,
         worker=WorkerSettings(
             shards=shards, batch_size=settings.worker.batch_size, lease_seconds=settings.worker.lease_seconds
         ),
@@ -101,12 +116,48 @@ def build(
             every=timedelta(minutes=r.every_minutes),
         ),
     )
-    return Runtime(hub=hub, settings=settings, engine=engine)
+    return Runtime(hub=hub, settings=settings, engine=engine, order_to_cash=order_to_cash)
 
 
 def _inbound(name: str, source: dict[str, Any]) -> InboundAdapter:
-    source.pop("kind")
+    kind = source.pop("kind")
+    if kind == "canonical":
+        return CanonicalInbound(source=name, event_type=source["event_type"], document_field=source["document_field"])
+    source.pop("document_field")
+    if source["event_type"] is None:
+        source.pop("event_type")
     return GenericInbound(source=name, rules=GenericMapping(**source))
+
+
+def order_to_cash_policy(settings: Settings) -> OrderToCashPolicy:
+    """The order-to-cash rules and reference data, from the settings."""
+    reference, orders, stock, books = settings.reference, settings.orders, settings.inventory, settings.accounting
+    sla = dict(DEFAULT_SLA)
+    sla.update({stage: timedelta(minutes=minutes) for stage, minutes in orders.sla_minutes.items()})
+    return OrderToCashPolicy(
+        customers={customer.number: customer for customer in reference.customers},
+        items={item.sku: item for item in reference.items},
+        price_lists={
+            name: PriceList(currency=prices.currency, prices=prices.prices)
+            for name, prices in reference.price_lists.items()
+        },
+        default_price_list=reference.default_price_list,
+        price_tolerance_percent=orders.price_tolerance_percent,
+        reservation_policy=orders.reservation_policy,
+        locations=tuple(orders.locations),
+        sla=sla,
+        hub_invoices=orders.hub_invoices,
+        tax_rate=orders.tax_rate,
+        invoice_prefix=orders.invoice_prefix,
+        channels=tuple(stock.channels),
+        buffers=stock.buffers,
+        authority=AuthorityRules(rules=tuple(stock.authority)),
+        availability_window=timedelta(seconds=stock.availability_window_seconds),
+        accounts=books.accounts,
+        ledger=books.ledger,
+        closed_period_policy=books.closed_period_policy,
+        unit_costs=dict(books.unit_costs),
+    )
 
 
 def _destination(name: str, dest: DestinationSettings, settings: Settings, sender: Sender | None) -> Destination:

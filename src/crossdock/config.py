@@ -9,11 +9,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from crossdock.domain.accounting import AccountMap, ClosedPeriodPolicy
+from crossdock.domain.documents import Customer, Item
+from crossdock.domain.inventory import AuthorityRule, ChannelBuffers, ReservationPolicy
+from crossdock.domain.workflows.order_to_cash import SlaStage
 
 ENV_PREFIX = "CROSSDOCK_"
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -57,9 +63,19 @@ class RetentionSettings(_Strict):
 
 
 class SourceSettings(_Strict):
-    kind: Literal["generic"] = "generic"
+    kind: Literal["generic", "canonical"] = Field(
+        default="generic",
+        description="generic: any JSON or raw payload wrapped in `event_type`; canonical: the catalogue's documents",
+    )
     format: Literal["json", "raw"] = "json"
-    event_type: str = "crossdock.message.received.v1"
+    event_type: str | None = Field(
+        default=None,
+        description="generic: the type of every event (default crossdock.message.received.v1); canonical: the type "
+        "of bare payloads when the sender gives no ce-type header",
+    )
+    document_field: str | None = Field(
+        default=None, description="canonical: a bare document is this field of the event's data, e.g. order"
+    )
     subject_field: str = "id"
     partition_field: str | None = None
     id_field: str | None = None
@@ -102,6 +118,44 @@ class DestinationSettings(_Strict):
         return self
 
 
+class OrdersSettings(_Strict):
+    reservation_policy: ReservationPolicy = ReservationPolicy.FEWEST_SHIPMENTS
+    locations: list[str] = Field(default_factory=list, description="preference order; empty: every location")
+    price_tolerance_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    sla_minutes: dict[SlaStage, float] = Field(
+        default_factory=dict, description="minutes per stage before an exception opens; unset stages keep defaults"
+    )
+    hub_invoices: bool = Field(default=True, description="false: an ERP posts invoices and the hub follows them")
+    tax_rate: Decimal = Field(default=Decimal(0), ge=0, lt=1)
+    invoice_prefix: str = "INV-"
+
+
+class InventorySettings(_Strict):
+    channels: list[str] = Field(default_factory=list, description="channels that get availability_changed events")
+    buffers: ChannelBuffers = Field(default_factory=ChannelBuffers)
+    authority: list[AuthorityRule] = Field(default_factory=list)
+    availability_window_seconds: float = Field(default=1.0, gt=0)
+
+
+class AccountingSettings(_Strict):
+    ledger: str = "main"
+    accounts: AccountMap | None = Field(default=None, description="without accounts nothing is posted")
+    closed_period_policy: ClosedPeriodPolicy = ClosedPeriodPolicy.NEXT_OPEN_PERIOD
+    unit_costs: dict[str, Decimal] = Field(default_factory=dict, description="sku -> cost per base unit")
+
+
+class PriceListSettings(_Strict):
+    currency: str
+    prices: dict[str, Decimal]
+
+
+class ReferenceSettings(_Strict):
+    customers: list[Customer] = Field(default_factory=list, description="empty: every customer is known, no limit")
+    items: list[Item] = Field(default_factory=list)
+    price_lists: dict[str, PriceListSettings] = Field(default_factory=dict, description="empty: channel prices stand")
+    default_price_list: str | None = None
+
+
 class SubscriptionSettings(_Strict):
     destination: str
     events: list[str] = Field(min_length=1)
@@ -116,6 +170,10 @@ class Settings(_Strict):
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
     destinations: dict[str, DestinationSettings] = Field(default_factory=dict)
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+    orders: OrdersSettings = Field(default_factory=OrdersSettings)
+    inventory: InventorySettings = Field(default_factory=InventorySettings)
+    accounting: AccountingSettings = Field(default_factory=AccountingSettings)
+    reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
 
     @model_validator(mode="after")
     def _subscriptions_point_somewhere(self) -> Settings:

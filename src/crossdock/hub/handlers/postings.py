@@ -1,0 +1,166 @@
+"""The posting desk: turns financial events into balanced journal entries, sequenced gap-free per ledger, posted
+once, and never into a closed period (moved to the next open one, or held for finance, as configured).
+
+Owns: every write to the journal. Must not: change orders or stock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from crossdock.domain import accounting, catalog, documents
+from crossdock.domain.catalog import ExceptionOwner
+from crossdock.domain.events import Envelope
+from crossdock.hub.handlers.exceptions import Problem, open_exception
+from crossdock.hub.handlers.orders import INVOICE_LINK, load_state
+from crossdock.hub.handlers.policy import OrderToCashPolicy
+from crossdock.hub.router import HandlerContext, Router
+
+ZERO = Decimal(0)
+
+
+class PostingDesk:
+    def __init__(self, policy: OrderToCashPolicy, accounts: accounting.AccountMap) -> None:
+        self.policy = policy
+        self.accounts = accounts
+
+    def register(self, router: Router) -> None:
+        router.register(catalog.InvoicePosted.event_type, self.on_invoice)
+        router.register(catalog.ShipmentConfirmed.event_type, self.on_shipment)
+        router.register(catalog.PaymentApplied.event_type, self.on_payment)
+        router.register(catalog.CreditMemoPosted.event_type, self.on_credit_memo)
+
+    def on_invoice(self, event: Envelope, ctx: HandlerContext) -> None:
+        invoice = catalog.payload_as(event, catalog.InvoicePosted).invoice
+        entry = accounting.entry_for_invoice(
+            event_id=event.id,
+            invoice_number=invoice.number,
+            day=invoice.issued_on,
+            currency=invoice.currency,
+            lines=[self._sales_line(line, invoice.currency) for line in invoice.lines],
+            accounts=self.accounts,
+            channel=self._channel(ctx, invoice.order),
+            total=invoice.total().amount,
+        )
+        self.post(ctx, entry, about=("invoice", invoice.number))
+
+    def on_credit_memo(self, event: Envelope, ctx: HandlerContext) -> None:
+        memo = catalog.payload_as(event, catalog.CreditMemoPosted).credit_memo
+        order = ctx.uow.links.target(INVOICE_LINK, memo.invoice) if memo.invoice else None
+        entry = accounting.entry_for_credit_memo(
+            event_id=event.id,
+            credit_memo_number=memo.number,
+            invoice_number=memo.invoice,
+            day=memo.issued_on,
+            currency=memo.currency,
+            lines=[self._sales_line(line, memo.currency) for line in memo.lines],
+            accounts=self.accounts,
+            channel=self._channel(ctx, order) if order else None,
+            total=memo.total().amount,
+        )
+        self.post(ctx, entry, about=("credit_memo", memo.number))
+
+    def on_shipment(self, event: Envelope, ctx: HandlerContext) -> None:
+        shipment = catalog.payload_as(event, catalog.ShipmentConfirmed).shipment
+        record = ctx.uow.orders.load(shipment.order)
+        currency = load_state(record, shipment.order).currency if record else None
+        if currency is None or not self.policy.unit_costs:
+            return  # no cost known (or no order to price it in): nothing to move out of inventory at cost
+        lines = [
+            accounting.CostLine(
+                quantity=self.policy.base_quantity(line.sku, line.quantity),
+                unit_cost=self.policy.unit_costs.get(line.sku, ZERO),
+                item_class=self.policy.item(line.sku).item_class,
+            )
+            for line in shipment.lines
+        ]
+        entry = accounting.entry_for_shipment(
+            event_id=event.id,
+            shipment_number=shipment.number,
+            day=(shipment.shipped_at or event.time).date(),
+            currency=currency,
+            lines=lines,
+            accounts=self.accounts,
+            channel=record.channel if record else None,
+        )
+        self.post(ctx, entry, about=("shipment", shipment.number))
+
+    def on_payment(self, event: Envelope, ctx: HandlerContext) -> None:
+        payment = catalog.payload_as(event, catalog.PaymentApplied).payment
+        entry = accounting.entry_for_payment(
+            event_id=event.id,
+            payment_number=payment.reference,
+            day=payment.received_on,
+            currency=payment.currency,
+            amount=payment.amount,
+            open_receivable=self._open_before(ctx, payment),
+            accounts=self.accounts,
+        )
+        self.post(ctx, entry, about=("payment", payment.reference))
+
+    def _open_before(self, ctx: HandlerContext, payment: documents.Payment) -> Decimal:
+        """What the payment's invoices left open before it: the rest of the payment is the customer's credit.
+        An invoice not known yet counts as fully open; its order settles the difference when it arrives."""
+        applied: dict[str, Decimal] = {}
+        unknown = ZERO
+        for application in payment.applications:
+            order_id = ctx.uow.links.target(INVOICE_LINK, application.invoice)
+            if order_id is None:
+                unknown += application.amount
+            else:
+                applied[order_id] = applied.get(order_id, ZERO) + application.amount
+        open_amount = unknown
+        for order_id, amount in applied.items():
+            state = load_state(ctx.uow.orders.load(order_id), order_id)
+            counted = any(key.startswith(f"payment:{payment.reference}:") for key in state.seen)
+            paid_before = state.paid - amount if counted else state.paid
+            open_amount += min(amount, max(ZERO, state.invoiced_amount - paid_before))
+        return open_amount
+
+    def post(self, ctx: HandlerContext, entry: accounting.JournalEntry | None, *, about: tuple[str, str]) -> None:
+        if entry is None:
+            return  # worth nothing: no entry
+        ledger = ctx.uow.journal.ledger(self.policy.ledger, [entry.id])
+        result = accounting.post(ledger, [entry], closed_period_policy=self.policy.closed_period_policy)
+        if result.posted:
+            ctx.uow.journal.add(self.policy.ledger, result.posted, result.state.last_sequence, ctx.now)
+        for posted in result.posted:
+            assert posted.sequence is not None
+            payload = catalog.JournalPosted(
+                entry=posted.id,
+                sequence=posted.sequence,
+                period=posted.period,
+                posted_on=posted.date,
+                currency=posted.currency,
+                source=catalog.BusinessRef(kind=posted.source.document_type, key=posted.source.document_number),
+                lines=tuple(
+                    catalog.JournalLine(account=line.account, debit=line.debit, credit=line.credit, memo=line.memo)
+                    for line in posted.lines
+                ),
+            )
+            ctx.emit(
+                catalog.JournalPosted.event_type, posted.id, catalog.data_of(payload), partitionkey=self.policy.ledger
+            )
+        for held in result.held:
+            open_exception(
+                ctx,
+                Problem(
+                    owner=ExceptionOwner(held.owner.value),
+                    reason_code=held.reason_code.value,
+                    about_kind=about[0],
+                    about_key=about[1],
+                    message=held.detail,
+                ),
+                key=held.exception_id,
+            )
+
+    def _sales_line(self, line: documents.InvoiceLine, currency: str) -> accounting.SalesLine:
+        return accounting.SalesLine(
+            net=line.net(currency).amount,
+            tax=line.tax(currency).amount,
+            item_class=self.policy.item(line.sku).item_class,
+        )
+
+    def _channel(self, ctx: HandlerContext, order_id: str) -> str | None:
+        record = ctx.uow.orders.load(order_id)
+        return record.channel if record is not None else None
