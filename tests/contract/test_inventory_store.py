@@ -233,3 +233,33 @@ def test_concurrent_reservations_for_the_last_units_never_oversell(uow_factory: 
     assert sorted((r.order_id, r.reserved) for r in loaded.reservations()) == sorted(
         [(order_id, Decimal(5) if available else Decimal(0)) for order_id, available in seen.items()]
     )
+
+
+def test_a_reservation_shipped_in_full_is_left_out_of_the_ledger_unless_its_line_is_asked_for(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    apply(uow_factory, receipt("mv-1", "10"))
+    reserve(uow_factory, "SO-1", "4")
+    reserve(uow_factory, "SO-2", "3")
+    with uow_factory() as uow:
+        before = uow.inventory.load([SKU], lock=True)
+        shipped = inventory.consume_reservation(
+            before,
+            movement_id="ship-1",
+            order_id="SO-1",
+            line_id="1",
+            sku=SKU,
+            location="WH-A",
+            quantity=Decimal(4),
+            occurred_at=at(minutes=1),
+        )
+        uow.inventory.save(before, shipped.state, shipped.entries, at(minutes=1))
+        uow.commit()
+
+    loaded = load(uow_factory)
+    assert loaded.reservation("SO-1", "1") is None, "a settled reservation costs nothing to load"
+    assert loaded.reservation("SO-2", "1") is not None, "an open reservation is always loaded"
+    assert inventory.available_to_promise(loaded, SKU, "WH-A") == Decimal(3)
+    with uow_factory() as uow:
+        asked = uow.inventory.load([SKU], lines=[("SO-1", "1")]).reservation("SO-1", "1")
+    assert asked is not None and asked.consumed == Decimal(4) and asked.reserved == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import random
@@ -141,6 +142,8 @@ def print_table(console: Console, figures: dict[str, Any]) -> None:
         ("crossdock / raw", lambda f: f.get("ratio_to_raw"), ""),
         ("hub process CPU per event (ms)", lambda f: f.get("cpu_ms_per_event"), ""),
         ("sink process CPU per event (ms)", lambda f: f.get("sink_cpu_ms_per_event"), ""),
+        ("orders/s to released (3 lines, stored ledger)", lambda f: f.get("orders", {}).get("orders_per_s"), ""),
+        ("line reservations/s (stored ledger)", lambda f: f.get("orders", {}).get("reservations_per_s"), ""),
         ("peak RSS of this process (MB)", lambda f: f.get("peak_rss_mb"), ""),
     ]
     for label, pick, target in rows:
@@ -248,6 +251,15 @@ def _backend(
     result["ratio_to_raw"] = _significant(result["events_per_s"] / raw["events_per_s"])
     say(f"{name}: raw {raw['events_per_s']:,.0f} events/s ({raw['rows_per_s']:,.0f} rows/s)")
 
+    orders = max(n // 10, 20)
+    say(f"{name}: {orders:,} orders received -> validated -> reserved -> released to the warehouse")
+    with database() as url:
+        result["orders"] = _order_flow(url, orders)
+    say(
+        f"{name}: {result['orders']['orders_per_s']:,.0f} orders/s, "
+        f"{result['orders']['reservations_per_s']:,.0f} line reservations/s through the stored ledger"
+    )
+
     if peer:
         say(f"{name}: peer (procrastinate), {n:,} no-op jobs")
         with database() as url:
@@ -284,6 +296,97 @@ def _fresh_postgres(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- order-to-cash through the stored ledger -------------------------------------------------------------------
+
+
+ORDER_SKUS = 200
+ORDER_LOCATIONS = ("WH-1", "WH-2", "WH-3")
+ORDER_LINES = 3
+
+
+def _order_flow(url: str, orders: int) -> dict[str, Any]:
+    """Orders through intake, validation, reservation against the SQL stock ledger (locked rows on PostgreSQL) and
+    release to the warehouse, one worker, no delivery targets: what order-to-cash costs on top of the runtime."""
+    settings = config.load(None, overrides={"storage.url": url, "sources": {"wms": {"kind": "canonical"}}})
+    runtime = bootstrap.build(settings)
+    try:
+        migrate.upgrade(runtime.engine)
+        hub = runtime.hub
+        rng = random.Random(INVENTORY_SEED)
+        receipts = [
+            _canonical(
+                "crossdock.inventory.adjusted.v1",
+                f"r-{sku}-{loc}",
+                {
+                    "sku": f"SKU-{sku:04d}",
+                    "location": loc,
+                    "change": {"value": str(rng.randint(20, 200)), "unit": "EA"},
+                    "reason": "receipt",
+                },
+            )
+            for sku in range(ORDER_SKUS)
+            for loc in ORDER_LOCATIONS
+        ]
+        _accept_all(hub, "wms", receipts)
+        hub.drain("bench-orders")
+        bodies = [
+            json.dumps(
+                {
+                    "number": f"SO-{i:07d}",
+                    "customer": f"C-{i % 50}",
+                    "channel": "webshop",
+                    "currency": "EUR",
+                    "lines": [
+                        {
+                            "line": n,
+                            "sku": f"SKU-{rng.randrange(ORDER_SKUS):04d}",
+                            "quantity": {"value": str(rng.randint(1, 5)), "unit": "EA"},
+                            "unit_price": "9.90",
+                        }
+                        for n in range(1, ORDER_LINES + 1)
+                    ],
+                }
+            ).encode()
+            for i in range(orders)
+        ]
+        clock = time.perf_counter()
+        _accept_all(hub, "api", bodies)
+        hub.drain("bench-orders")
+        elapsed = time.perf_counter() - clock
+        with runtime.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT status, count(*) FROM orders GROUP BY status")).all()
+        statuses: dict[str, int] = {str(status): int(count) for status, count in rows}
+        if sum(statuses.values()) != orders:
+            raise BenchError(f"expected {orders} orders stored, found {statuses}")
+        return {
+            "orders": orders,
+            "lines_per_order": ORDER_LINES,
+            "seconds": round(elapsed, 2),
+            "orders_per_s": round(orders / elapsed, 1),
+            "reservations_per_s": round(orders * ORDER_LINES / elapsed, 1),
+            "statuses": statuses,
+        }
+    finally:
+        runtime.close()
+
+
+def _canonical(event_type: str, event_id: str, data: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {"specversion": "1.0", "id": event_id, "source": "bench", "type": event_type, "data": data}
+    ).encode()
+
+
+def _accept_all(hub: Any, source: str, bodies: Sequence[bytes], batch: int = 500) -> None:
+    now = hub.clock.now()
+    for start in range(0, len(bodies), batch):
+        chunk = bodies[start : start + batch]
+        headers = [{"idempotency-key": f"{source}-{start + i}"} for i in range(len(chunk))]
+        results = hub.accept([hub.intake.prepare(source, body, h, now) for body, h in zip(chunk, headers, strict=True)])
+        refused = [r for r in results if r.status is not IntakeStatus.ACCEPTED]
+        if refused:
+            raise BenchError(f"intake refused {len(refused)} messages: {refused[0]}")
 
 
 # ---- crossdock, end to end ----------------------------------------------------------------------------------

@@ -457,8 +457,10 @@ class InventoryStore(Protocol):
     and the movements recorded. Reserved quantities are never stored on positions: they are derived from the
     reservations when the ledger is loaded, so the two cannot disagree."""
 
-    def load(self, skus: Sequence[str], *, lock: bool = False) -> LedgerState:
-        """Positions and reservations of these skus. With `lock`, the positions are locked first (on servers
+    def load(self, skus: Sequence[str], *, lock: bool = False, lines: Sequence[tuple[str, str]] = ()) -> LedgerState:
+        """Positions and open reservations of these skus (holding stock or waiting for it), plus the reservations
+        of the (order id, line id) pairs in `lines` whatever their state. Settled reservations are left out so that
+        loading costs what is open, not the history. With `lock`, the positions are locked first (on servers
         that lock rows) so that two reservations for the last units cannot both succeed."""
 
     def recorded(self, movement_ids: Sequence[str]) -> list[Movement]:

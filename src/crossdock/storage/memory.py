@@ -703,6 +703,10 @@ def _skus(*states: inventory.LedgerState) -> set[str]:
     return found
 
 
+def _settled(reservation: inventory.Reservation) -> bool:
+    return reservation.cancelled or (not reservation.allocations and reservation.backorder == 0)
+
+
 def _trimmed(reservation: inventory.Reservation, locations: set[str]) -> inventory.Reservation:
     return replace(reservation, allocations=tuple(a for a in reservation.allocations if a.location in locations))
 
@@ -711,14 +715,25 @@ class MemoryInventory(_Store):
     """The SQL stock ledger's rules: positions written only where they changed, checked against what was read;
     a movement recorded twice is a ConcurrentUpdate. The unit-of-work lock stands in for the row locks."""
 
-    def _reservations_of(self, skus: set[str]) -> list[inventory.Reservation]:
-        rows = sorted((r for r in self._s.stock_reservations.values() if r.reservation.sku in skus), key=_order)
+    def _reservations_of(self, skus: set[str], lines: Sequence[tuple[str, str]] = ()) -> list[inventory.Reservation]:
+        """Open reservations of the skus, and the asked order lines' whatever their state (as the SQL stores)."""
+        asked = set(lines)
+        rows = sorted(
+            (
+                r
+                for key, r in self._s.stock_reservations.items()
+                if r.reservation.sku in skus and (not _settled(r.reservation) or key in asked)
+            ),
+            key=_order,
+        )
         return [r.reservation for r in rows]
 
-    def load(self, skus: Sequence[str], *, lock: bool = False) -> inventory.LedgerState:
+    def load(
+        self, skus: Sequence[str], *, lock: bool = False, lines: Sequence[tuple[str, str]] = ()
+    ) -> inventory.LedgerState:
         wanted = set(skus)
         positions = [p for key, p in sorted(self._s.stock_positions.items()) if key[0] in wanted]
-        return inventory.LedgerState.build(positions=positions, reservations=self._reservations_of(wanted))
+        return inventory.LedgerState.build(positions=positions, reservations=self._reservations_of(wanted, lines))
 
     def recorded(self, movement_ids: Sequence[str]) -> list[inventory.Movement]:
         movements = self._s.stock_movements

@@ -44,7 +44,8 @@ class StockDesk:
     def reserve(self, ctx: HandlerContext, order_id: str, lines: Sequence[CommandLine]) -> None:
         """Reserve these quantities for the order now, backordering what is not available; always answers with
         inventory.reserved (possibly all backorders) so that the order learns the outcome."""
-        before = ctx.uow.inventory.load(sorted({line.sku for line in lines}), lock=True)
+        asked = [(order_id, line.line_id) for line in lines]
+        before = ctx.uow.inventory.load(sorted({line.sku for line in lines}), lock=True, lines=asked)
         state = before
         held: list[documents.Reservation] = []
         waiting: list[catalog.Backorder] = []
@@ -71,7 +72,8 @@ class StockDesk:
 
     def release(self, ctx: HandlerContext, order_id: str, lines: Sequence[CommandLine], reason: str) -> None:
         """Give back stock the order no longer wants (its lines were cancelled)."""
-        before = ctx.uow.inventory.load(sorted({line.sku for line in lines}), lock=True)
+        asked = [(order_id, line.line_id) for line in lines]
+        before = ctx.uow.inventory.load(sorted({line.sku for line in lines}), lock=True, lines=asked)
         state = before
         given: list[documents.Reservation] = []
         for line in lines:
@@ -93,7 +95,8 @@ class StockDesk:
         self, ctx: HandlerContext, order_id: str, lines: Sequence[CommandLine]
     ) -> dict[str, list[tuple[str, Decimal]]]:
         """Where each line's stock is held now: line id -> [(location, quantity)]."""
-        state = ctx.uow.inventory.load(sorted({line.sku for line in lines}))
+        asked = [(order_id, line.line_id) for line in lines]
+        state = ctx.uow.inventory.load(sorted({line.sku for line in lines}), lines=asked)
         found: dict[str, list[tuple[str, Decimal]]] = {}
         for line in lines:
             reservation = state.reservation(order_id, line.line_id)
@@ -141,7 +144,8 @@ class StockDesk:
 
     def on_shipped(self, event: Envelope, ctx: HandlerContext) -> None:
         shipment = catalog.payload_as(event, catalog.ShipmentConfirmed).shipment
-        state = ctx.uow.inventory.load(sorted({line.sku for line in shipment.lines}))
+        asked = [(shipment.order, documents.line_id(line.line)) for line in shipment.lines]
+        state = ctx.uow.inventory.load(sorted({line.sku for line in shipment.lines}), lines=asked)
         if any(state.reservation(shipment.order, documents.line_id(line.line)) is None for line in shipment.lines):
             # Shipped before the order was accepted here: recording it now would leave the reservation that
             # follows holding stock that already left. It waits for the order's reservation (see `reserve`).
@@ -165,7 +169,8 @@ class StockDesk:
 
     def record(self, ctx: HandlerContext, movements: Sequence[Movement]) -> LedgerState:
         """Apply movements once each (a repeat is skipped), then fill backorders from any stock that arrived."""
-        before = ctx.uow.inventory.load(sorted({m.sku for m in movements}), lock=True)
+        asked = [(m.order_id, m.line_id) for m in movements if m.order_id is not None and m.line_id is not None]
+        before = ctx.uow.inventory.load(sorted({m.sku for m in movements}), lock=True, lines=asked)
         known = ctx.uow.inventory.recorded([m.id for m in movements])
         with_known = before
         if known:

@@ -170,6 +170,7 @@ def _reservation_row(reservation: inventory.Reservation, at: datetime) -> dict[s
         "released": str(reservation.released),
         "cancelled": reservation.cancelled,
         "waiting": reservation.backorder > 0,
+        "settled": _settled(reservation),
         "allocations": [{"location": a.location, "quantity": str(a.quantity)} for a in reservation.allocations],
         "created_at": at,
     }
@@ -183,8 +184,15 @@ def _skus(*states: inventory.LedgerState) -> set[str]:
     return found
 
 
+def _settled(reservation: inventory.Reservation) -> bool:
+    """Holds no stock and waits for none: nothing about it can change what is available."""
+    return reservation.cancelled or (not reservation.allocations and reservation.backorder == 0)
+
+
 class SqlInventory(_Store):
-    def load(self, skus: Sequence[str], *, lock: bool = False) -> inventory.LedgerState:
+    def load(
+        self, skus: Sequence[str], *, lock: bool = False, lines: Sequence[tuple[str, str]] = ()
+    ) -> inventory.LedgerState:
         wanted = sorted(set(skus))
         p = t.stock_positions.c
         positions: list[inventory.StockPosition] = []
@@ -195,17 +203,27 @@ class SqlInventory(_Store):
                 # (read committed) the reservations the one before it committed, so the last units go once.
                 query = query.with_for_update()
             positions.extend(_position(row) for row in self.conn.execute(query).mappings())
-        reservations = [_reservation(row) for row in self._reservations_of(wanted)]
+        reservations = [_reservation(row) for row in self._reservations_of(wanted, lines)]
         return inventory.LedgerState.build(positions=positions, reservations=reservations)
 
-    def _reservations_of(self, skus: Sequence[str]) -> list[RowMapping]:
-        """Oldest first: the order in which a shortfall takes holds back (the latest lose theirs first)."""
+    def _reservations_of(self, skus: Sequence[str], lines: Sequence[tuple[str, str]] = ()) -> list[RowMapping]:
+        """The open reservations of these skus, and those of the order lines asked for whatever their state;
+        oldest first: the order in which a shortfall takes holds back (the latest lose theirs first)."""
         r = t.stock_reservations.c
-        rows: list[RowMapping] = []
+        rows: dict[tuple[str, str], RowMapping] = {}
         for chunk in _chunks(skus):
-            rows.extend(self.conn.execute(sa.select(t.stock_reservations).where(r.sku.in_(chunk))).mappings())
-        rows.sort(key=lambda row: (row["created_at"], row["order_id"], row["line_id"]))
-        return rows
+            query = sa.select(t.stock_reservations).where(r.sku.in_(chunk), r.settled.is_(False))
+            rows.update(((row["order_id"], row["line_id"]), row) for row in self.conn.execute(query).mappings())
+        wanted_lines = set(lines)
+        for chunk in _chunks(sorted({order_id for order_id, _ in wanted_lines})):
+            query = sa.select(t.stock_reservations).where(r.order_id.in_(chunk), r.sku.in_(skus))
+            for row in self.conn.execute(query).mappings():
+                key = (row["order_id"], row["line_id"])
+                if key in wanted_lines:
+                    rows[key] = row
+        found = list(rows.values())
+        found.sort(key=lambda row: (row["created_at"], row["order_id"], row["line_id"]))
+        return found
 
     def recorded(self, movement_ids: Sequence[str]) -> list[inventory.Movement]:
         m = t.stock_movements.c
@@ -234,7 +252,16 @@ class SqlInventory(_Store):
                 index_elements=["order_id", "line_id"],
                 set_={
                     name: stmt.excluded[name]
-                    for name in ("sku", "requested", "consumed", "released", "cancelled", "waiting", "allocations")
+                    for name in (
+                        "sku",
+                        "requested",
+                        "consumed",
+                        "released",
+                        "cancelled",
+                        "waiting",
+                        "settled",
+                        "allocations",
+                    )
                 },
             )
             self.conn.execute(stmt, [_reservation_row(x, at) for x in sorted(changed, key=lambda x: x.key)])

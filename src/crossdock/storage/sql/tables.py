@@ -208,9 +208,13 @@ stock_reservations = sa.Table(
     sa.Column("cancelled", sa.Boolean, nullable=False),
     # Derived from the others (still short of stock), so that the backorder queue is an index scan.
     sa.Column("waiting", sa.Boolean, nullable=False),
+    # Holds nothing and waits for nothing (shipped in full, or cancelled): loading a sku's ledger skips it, so
+    # the cost of a reservation follows the open ones, not the history.
+    sa.Column("settled", sa.Boolean, nullable=False),
     sa.Column("allocations", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Index("ix_reservations_sku", "sku"),
+    sa.Index("ix_reservations_sku", "sku", "settled"),
+    sa.Index("ix_reservations_order", "order_id"),
     sa.Index("ix_reservations_waiting", "sku", "waiting", "created_at"),
 )
 

@@ -134,18 +134,21 @@ def upgrade() -> None:
         sa.Column("released", sa.String(length=50), nullable=False),
         sa.Column("cancelled", sa.Boolean(), nullable=False),
         sa.Column("waiting", sa.Boolean(), nullable=False),
+        sa.Column("settled", sa.Boolean(), nullable=False),
         sa.Column("allocations", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("order_id", "line_id"),
     )
     with op.batch_alter_table("stock_reservations", schema=None) as batch_op:
-        batch_op.create_index("ix_reservations_sku", ["sku"], unique=False)
+        batch_op.create_index("ix_reservations_sku", ["sku", "settled"], unique=False)
+        batch_op.create_index("ix_reservations_order", ["order_id"], unique=False)
         batch_op.create_index("ix_reservations_waiting", ["sku", "waiting", "created_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("stock_reservations", schema=None) as batch_op:
         batch_op.drop_index("ix_reservations_waiting")
+        batch_op.drop_index("ix_reservations_order")
         batch_op.drop_index("ix_reservations_sku")
 
     op.drop_table("stock_reservations")
