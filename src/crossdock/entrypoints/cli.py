@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from crossdock import bootstrap, config
+from crossdock.entrypoints import cli_orders
 from crossdock.hub import operations
 from crossdock.hub.ports import DeliveryFilter, DeliveryStatus
 from crossdock.storage.sql import migrate
@@ -37,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(replay_app, name="replay")
+cli_orders.register(app)
 
 console = Console()
 errors = Console(stderr=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from crossdock.domain import inventory
 from crossdock.domain.accounting import JournalEntry
@@ -36,7 +37,7 @@ HISTORY_LIMIT = 1000
 
 
 def order_link(order_id: str) -> str:
-    return f"/v1/orders/{order_id}"
+    return f"/v1/orders/{quote(order_id, safe='')}"
 
 
 # ---- orders ----------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossdock.bootstrap import Runtime
-from crossdock.entrypoints.api import problems
+from crossdock.entrypoints.api import orders, problems
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
 from crossdock.hub import operations
 from crossdock.hub.errors import UnknownSource
@@ -232,6 +232,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     def get_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(orders.router(runtime, submit=lambda message: state["writer"].submit(message), metrics=metrics))
     return app
 
 

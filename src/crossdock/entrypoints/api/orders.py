@@ -1,0 +1,237 @@
+"""The order-to-cash experience API: orders come in through the durable intake (source "api"); orders, availability,
+exceptions and the journal are read through hub.views; operators act on exceptions.
+
+Owns: these routes and their problem codes. Must not: write a store itself (intake and the order-to-cash runtime do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from crossdock.bootstrap import ORDERS_API_SOURCE, Runtime
+from crossdock.domain import catalog, documents
+from crossdock.entrypoints.api import problems
+from crossdock.hub import views
+from crossdock.hub.handlers.exceptions import AlreadyResolved, UnknownException
+from crossdock.hub.inbox import IDEMPOTENCY_HEADER
+from crossdock.hub.ports import ExceptionStatus, IntakeResult, IntakeStatus, MessageStatus, NewMessage
+from crossdock.observability.metrics import Metrics
+
+Submit = Callable[[NewMessage], "Future[IntakeResult]"]
+EXCEPTION_STATUSES = {"open": ExceptionStatus.OPEN, "resolved": ExceptionStatus.RESOLVED, "all": None}
+
+
+class ExceptionActionRequest(BaseModel):
+    action: catalog.ExceptionAction
+    actor: str = Field(min_length=1, max_length=200, description="Who decided: kept with the exception.")
+    note: str = Field(default="", max_length=2000)
+
+
+def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) -> APIRouter:
+    """The routes over a built runtime; `submit` hands a prepared message to the app's intake writer."""
+    hub = runtime.hub
+    order_to_cash = runtime.order_to_cash
+    policy = order_to_cash.policy
+    api = APIRouter()
+
+    @api.post(
+        "/v1/orders",
+        tags=["orders"],
+        status_code=202,
+        # The body is read raw (it is kept as it came, even when invalid), so its schema is declared by hand.
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _sales_order_schema()}}},
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
+        },
+    )
+    async def post_order(request: Request) -> JSONResponse:
+        """Take a canonical SalesOrder. The Idempotency-Key header is required: the same key again answers the
+        first outcome, the same key with another body is a conflict."""
+        if not request.headers.get(IDEMPOTENCY_HEADER, "").strip():
+            return problems.problem(
+                428,
+                "idempotency-key-required",
+                "Idempotency-Key header required",
+                "POST /v1/orders needs an Idempotency-Key header, unique per order you mean to place: "
+                "sending it again with the same key is then safe",
+                header="Idempotency-Key",
+            )
+        body = await request.body()
+        order, invalid = _sales_order(body)
+        message = hub.intake.prepare(ORDERS_API_SOURCE, body, dict(request.headers), hub.clock.now())
+        if invalid and message.status is MessageStatus.PENDING:
+            # Kept as it came, failed with the reason: visible, and replayable once the sender's mistake is fixed.
+            reason = "; ".join(f"{e['where']}: {e['problem']}" for e in invalid)
+            message = replace(message, status=MessageStatus.FAILED, error=f"not a valid SalesOrder: {reason}")
+        result = await asyncio.wrap_future(submit(message))
+        if metrics is not None:
+            metrics.received.labels(ORDERS_API_SOURCE, result.status.value).inc()
+        if result.status is IntakeStatus.CONFLICT:
+            return problems.problem(
+                409,
+                "idempotency-conflict",
+                "Idempotency key reused with a different order",
+                f"message {result.message_id} was received with this key and a different body; "
+                "use a new key for a new order",
+                message_id=result.message_id,
+            )
+        duplicate = result.status is IntakeStatus.DUPLICATE
+        if order is None:
+            errors = invalid or [{"where": "body", "problem": result.error or "not a valid SalesOrder"}]
+            return problems.problem(
+                422,
+                "invalid-order",
+                "The body is not a valid SalesOrder",
+                "; ".join(f"{e['where']}: {e['problem']}" for e in errors)
+                + f". It is kept as message {result.message_id} and can be replayed after a fix.",
+                errors=errors,
+                message_id=result.message_id,
+                duplicate=duplicate,
+            )
+        response: dict[str, Any] = {
+            "order": order.number,
+            "message_id": result.message_id,
+            "status": result.message_status.value,
+            "duplicate": duplicate,
+            "received_at": result.received_at.isoformat(),
+            "links": {"order": views.order_link(order.number), "message": f"/v1/messages/{result.message_id}"},
+        }
+        if result.message_status is MessageStatus.FAILED:
+            response["error"] = result.error
+        return JSONResponse(response, status_code=200 if duplicate else 202)
+
+    @api.get("/v1/orders", tags=["orders"])
+    def list_orders(
+        status: str | None = None,
+        channel: str | None = None,
+        customer: str | None = None,
+        limit: int = Query(default=100, ge=1, le=1000),
+    ) -> JSONResponse:
+        with hub.begin() as uow:
+            found = views.list_orders(uow, status=status, channel=channel, customer=customer, limit=limit)
+        return JSONResponse({"items": found})
+
+    @api.get("/v1/orders/{order_id:path}", tags=["orders"])
+    def get_order(order_id: str) -> JSONResponse:
+        with hub.begin() as uow:
+            found = views.order_view(uow, order_id)
+        if found is None:
+            return problems.problem(404, "order-not-found", "No such order", f"the hub knows no order {order_id}")
+        return JSONResponse(found)
+
+    @api.get("/v1/availability", tags=["inventory"])
+    def get_availability(
+        sku: str | None = None,
+        location: str | None = None,
+        channel: str | None = None,
+        after: str | None = Query(default=None, description="The `next` cursor of the previous page."),
+        limit: int = Query(default=100, ge=1, le=5000),
+    ) -> JSONResponse:
+        """One sku (network, per location, per channel), or without a sku a page of positions."""
+        if channel is not None and channel not in policy.channels:
+            return problems.problem(
+                404,
+                "unknown-channel",
+                "No such channel",
+                f"channel {channel!r} is not configured (inventory.channels: {', '.join(policy.channels) or 'none'})",
+            )
+        with hub.begin() as uow:
+            if sku is not None:
+                return JSONResponse(views.availability(uow, policy, sku, location=location, channel=channel))
+            try:
+                page = views.positions_page(uow, location=location, after=after, limit=limit)
+            except ValueError as exc:
+                return problems.problem(422, "invalid-cursor", "The cursor is not valid", str(exc))
+        return JSONResponse(page)
+
+    @api.get("/v1/exceptions", tags=["exceptions"])
+    def list_exceptions(
+        status: str = Query(default="open", pattern="^(open|resolved|all)$"),
+        owner: str | None = None,
+        order: str | None = Query(default=None, description="Only those about this business key."),
+        limit: int = Query(default=100, ge=1, le=1000),
+    ) -> JSONResponse:
+        with hub.begin() as uow:
+            found = views.list_exceptions(uow, status=EXCEPTION_STATUSES[status], owner=owner, about=order, limit=limit)
+        return JSONResponse({"items": found})
+
+    @api.get("/v1/exceptions/{exception_id}", tags=["exceptions"])
+    def get_exception(exception_id: str) -> JSONResponse:
+        with hub.begin() as uow:
+            found = views.exception_detail(uow, exception_id)
+        if found is None:
+            return _no_exception(exception_id)
+        return JSONResponse(found)
+
+    @api.post("/v1/exceptions/{exception_id}/actions", tags=["exceptions"])
+    def act_on_exception(exception_id: str, request: ExceptionActionRequest) -> JSONResponse:
+        """Record a decision and carry it out: retry, override (accept a rejected order), cancel, or accept."""
+        try:
+            order_to_cash.act_on_exception(
+                hub.begin,
+                hub.clock.now(),
+                exception_id,
+                request.action,
+                actor=request.actor,
+                note=request.note,
+            )
+        except UnknownException:
+            return _no_exception(exception_id)
+        except AlreadyResolved as exc:
+            return problems.problem(409, "exception-resolved", "Already resolved", str(exc))
+        with hub.begin() as uow:
+            found = views.exception_detail(uow, exception_id)
+        return JSONResponse(found)
+
+    @api.get("/v1/journal", tags=["accounting"])
+    def get_journal(
+        ledger: str | None = None,
+        after: int = Query(default=0, ge=0, description="Sequence to start after."),
+        limit: int = Query(default=100, ge=1, le=1000),
+    ) -> JSONResponse:
+        with hub.begin() as uow:
+            page = views.journal_page(uow, ledger=ledger or policy.ledger, after=after, limit=limit)
+        return JSONResponse(page)
+
+    return api
+
+
+def _sales_order_schema() -> dict[str, Any]:
+    """The SalesOrder JSON Schema with its definitions inlined: OpenAPI resolves `$ref`s from its own root."""
+    schema = documents.SalesOrder.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    result: dict[str, Any] = inline(schema)
+    return result
+
+
+def _sales_order(body: bytes) -> tuple[documents.SalesOrder | None, list[dict[str, str]]]:
+    """The order, or what is wrong with it, field by field."""
+    try:
+        return documents.SalesOrder.model_validate_json(body), []
+    except ValidationError as exc:
+        return None, [
+            {"where": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]} for e in exc.errors()
+        ]
+
+
+def _no_exception(exception_id: str) -> JSONResponse:
+    return problems.problem(404, "exception-not-found", "No such exception", f"there is no exception {exception_id}")
