@@ -155,6 +155,7 @@ def order_to_cash_policy(settings: Settings) -> OrderToCashPolicy:
         availability_window=timedelta(seconds=stock.availability_window_seconds),
         accounts=books.accounts,
         ledger=books.ledger,
+        ledger_currency=books.currency,
         closed_period_policy=books.closed_period_policy,
         unit_costs=dict(books.unit_costs),
     )

@@ -139,6 +139,7 @@ class InventorySettings(_Strict):
 
 class AccountingSettings(_Strict):
     ledger: str = "main"
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$", description="the currency stock is valued in")
     accounts: AccountMap | None = Field(default=None, description="without accounts nothing is posted")
     closed_period_policy: ClosedPeriodPolicy = ClosedPeriodPolicy.NEXT_OPEN_PERIOD
     unit_costs: dict[str, Decimal] = Field(default_factory=dict, description="sku -> cost per base unit")

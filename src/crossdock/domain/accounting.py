@@ -137,9 +137,10 @@ class JournalEntry(BaseModel):
         return sum((line.credit for line in self.lines), ZERO)
 
 
-def entry_id(rule: PostingRule, event_id: str) -> str:
-    """The id an event's entry gets under a rule: the same event always yields the same entry id."""
-    return derive_id("journal", rule.value, event_id)
+def entry_id(rule: PostingRule, document_number: str) -> str:
+    """The id a document's entry gets under a rule. Keyed on the business document, not the event that carried
+    it: the same invoice or payment sent again under a new message id still posts once."""
+    return derive_id("journal", rule.value, document_number)
 
 
 def balances(entries: Iterable[JournalEntry]) -> dict[tuple[str, str], Decimal]:
@@ -419,7 +420,7 @@ def _entry(
     memo: str,
 ) -> JournalEntry | None:
     """Nets drafts per account, adds a configured rounding line, and builds the (validated) entry."""
-    identity = entry_id(rule, source.event_id)
+    identity = entry_id(rule, source.document_number)
     # One line per account keeps entries short; the first memo seen for an account describes it.
     netted: dict[str, tuple[Decimal, str]] = {}
     for account, amount, line_memo in drafts:

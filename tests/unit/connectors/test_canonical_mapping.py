@@ -102,7 +102,7 @@ def test_a_document_that_breaks_its_schema_is_refused_naming_the_field(data: dic
 
 
 def test_a_cloudevent_of_a_type_outside_the_catalogue_is_refused() -> None:
-    with pytest.raises(MappingError, match="crossdock.parcel.teleported.v1"):
+    with pytest.raises(MappingError, match=r"crossdock\.parcel\.teleported\.v1"):
         envelope(cloudevent("crossdock.parcel.teleported.v1", {"id": "x"}))
 
 

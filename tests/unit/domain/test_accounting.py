@@ -329,17 +329,22 @@ def test_a_document_worth_nothing_makes_no_entry() -> None:
     assert free is None
 
 
-def test_the_same_event_always_gives_the_same_entry_and_another_rule_another_id() -> None:
+def test_the_same_document_always_gives_the_same_entry_and_another_rule_another_id() -> None:
     assert make_invoice_entry() == make_invoice_entry()
-    assert make_invoice_entry().id == accounting.entry_id(accounting.PostingRule.INVOICE, "evt-inv-1")
-    assert accounting.entry_id(accounting.PostingRule.SHIPMENT, "evt-inv-1") != make_invoice_entry().id
+    assert make_invoice_entry().id == accounting.entry_id(accounting.PostingRule.INVOICE, "INV-1")
+    assert accounting.entry_id(accounting.PostingRule.SHIPMENT, "INV-1") != make_invoice_entry().id
+
+
+def test_a_document_sent_again_under_another_event_posts_the_same_entry_once() -> None:
+    resent = make_invoice_entry(event_id="evt-inv-1-resent")
+    assert resent.id == make_invoice_entry().id, "the entry belongs to the invoice, not to the message"
 
 
 # --- the ledger -------------------------------------------------------------------------------------------------
 
 
 def test_posting_numbers_entries_on_from_the_ledgers_last_sequence() -> None:
-    entries = [make_invoice_entry(event_id=f"evt-{n}") for n in range(3)]
+    entries = [make_invoice_entry(event_id=f"evt-{n}", invoice_number=f"INV-{n}") for n in range(3)]
     result = accounting.post(make_state(last_sequence=41), entries, closed_period_policy=ClosedPeriodPolicy.EXCEPTION)
     assert [entry.sequence for entry in result.posted] == [42, 43, 44]
     assert result.state.last_sequence == 44

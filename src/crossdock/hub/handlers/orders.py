@@ -208,6 +208,11 @@ class OrderDesk:
             step = otc.apply_fact(state, current, ctx.now, sla=self.policy.sla)
             if step.duplicate:
                 continue
+            cancelled = {
+                line.line_id
+                for line in step.state.lines
+                if line.cancelled > getattr(state.line(line.line_id), "cancelled", line.cancelled)
+            }
             state = step.state
             self._set_timers(ctx, step.timers)
             for event in step.emitted:
@@ -216,13 +221,29 @@ class OrderDesk:
                 verdict = self._carry_out(ctx, state, command, current)
                 if verdict is not None:
                     queue.append(verdict)
+            if cancelled:
+                # Backordered units that were cancelled hold nothing yet, so no release covers them: the ledger
+                # must stop waiting for them too, or stock that arrives later would be held for nobody.
+                self._fit_reservations(ctx, state, cancelled)
         return state
+
+    def _fit_reservations(self, ctx: HandlerContext, state: otc.OrderState, line_ids: set[str]) -> None:
+        """Bring the ledger's reservation of these lines down to what the customer still wants."""
+        wanted = [
+            otc.CommandLine(line_id=line.line_id, sku=line.sku, quantity=line.open)
+            for line in state.lines
+            if line.line_id in line_ids
+        ]
+        if wanted:
+            self.stock.resize(ctx, state.order_id, wanted, reason="order lines cancelled")
 
     def _carry_out(
         self, ctx: HandlerContext, state: otc.OrderState, command: otc.Command, cause: otc.OrderFact
     ) -> otc.OrderFact | None:
         match command:
-            case otc.ValidateOrder():
+            case otc.ValidateOrder(revision=revision):
+                if state.status is not otc.OrderStatus.RECEIVED or state.revision != revision:
+                    return None  # superseded in the same turn (a held cancellation or change came after it)
                 return self.validate(ctx, state)
             case otc.ReserveStock(lines=lines):
                 self.stock.reserve(ctx, state.order_id, lines)
@@ -235,7 +256,7 @@ class OrderDesk:
                 payload = catalog.ReleaseCancelled(order=state.order_id, lines=cancelled, reason="lines cancelled")
                 self._emit(ctx, state, payload)
             case otc.ReleaseReservation(lines=lines):
-                self.stock.release(ctx, state.order_id, lines, reason="order lines cancelled")
+                self._fit_reservations(ctx, state, {line.line_id for line in lines})
             case otc.PostInvoice():
                 if self.policy.hub_invoices:
                     self._emit(ctx, state, catalog.InvoicePosted(invoice=self._invoice(ctx, command)))

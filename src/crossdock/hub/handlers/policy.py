@@ -49,8 +49,9 @@ class OrderToCashPolicy:
     availability_window: timedelta = timedelta(seconds=1)
     accounts: AccountMap | None = None  # None: no journal postings
     ledger: str = "main"
+    ledger_currency: str = "EUR"  # what stock is valued in: unit costs and cost-of-goods entries
     closed_period_policy: ClosedPeriodPolicy = ClosedPeriodPolicy.NEXT_OPEN_PERIOD
-    unit_costs: Mapping[str, Decimal] = field(default_factory=dict)
+    unit_costs: Mapping[str, Decimal] = field(default_factory=dict)  # per base unit, in ledger_currency
 
     def item(self, sku: str, unit: str = "EA") -> documents.Item:
         """The item; one counted in the unit it arrived in when the catalogue does not know it."""

@@ -62,10 +62,11 @@ class PostingDesk:
 
     def on_shipment(self, event: Envelope, ctx: HandlerContext) -> None:
         shipment = catalog.payload_as(event, catalog.ShipmentConfirmed).shipment
+        if not self.policy.unit_costs:
+            return  # no cost known: nothing to move out of inventory at cost
+        # Stock is valued in the ledger's currency whatever the order's, so the entry needs nothing from the
+        # order: a shipment confirmed before its order arrives is costed at once.
         record = ctx.uow.orders.load(shipment.order)
-        currency = load_state(record, shipment.order).currency if record else None
-        if currency is None or not self.policy.unit_costs:
-            return  # no cost known (or no order to price it in): nothing to move out of inventory at cost
         lines = [
             accounting.CostLine(
                 quantity=self.policy.base_quantity(line.sku, line.quantity),
@@ -78,7 +79,7 @@ class PostingDesk:
             event_id=event.id,
             shipment_number=shipment.number,
             day=(shipment.shipped_at or event.time).date(),
-            currency=currency,
+            currency=self.policy.ledger_currency,
             lines=lines,
             accounts=self.accounts,
             channel=record.channel if record else None,

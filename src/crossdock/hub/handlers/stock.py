@@ -70,22 +70,26 @@ class StockDesk:
         for shipped in ctx.uow.links.unpark(AWAITING_RESERVATION, order_id):
             self.on_shipped(shipped, ctx)
 
-    def release(self, ctx: HandlerContext, order_id: str, lines: Sequence[CommandLine], reason: str) -> None:
-        """Give back stock the order no longer wants (its lines were cancelled)."""
+    def resize(self, ctx: HandlerContext, order_id: str, lines: Sequence[CommandLine], reason: str) -> None:
+        """Bring each line's reservation to `quantity` over its life (shipped units count), giving back the most
+        recent holds and dropping backorders beyond it; a line never reserved is left alone."""
         asked = [(order_id, line.line_id) for line in lines]
         before = ctx.uow.inventory.load(sorted({line.sku for line in lines}), lock=True, lines=asked)
         state = before
         given: list[documents.Reservation] = []
         for line in lines:
             existing = state.reservation(order_id, line.line_id)
-            if existing is None or existing.cancelled:
-                continue  # never reserved (backordered): nothing to give back
-            wanted = max(ZERO, existing.requested - line.quantity)
+            if existing is None or existing.cancelled or existing.requested <= line.quantity:
+                continue
+            wanted = max(line.quantity, existing.consumed)
+            # No locations to take from: a resize only gives back, it never reserves more behind the order's back.
             decision = inventory.reserve_stock(
-                state, order_id, line.line_id, line.sku, wanted, self.policy.reservation_policy
+                state, order_id, line.line_id, line.sku, wanted, self.policy.reservation_policy, locations=()
             )
             state = decision.state
             given.extend(self._reservation(order_id, line.line_id, line.sku, a) for a in decision.released)
+        if state is before:
+            return
         self._save(ctx, before, state, ())
         if given:
             payload = catalog.InventoryReleased(reservations=tuple(given), reason=reason)
