@@ -259,3 +259,29 @@ def test_a_bad_entry_in_a_json_count_is_refused_naming_it(config_file: Path, tmp
 
     assert result.exit_code == 2
     assert "count.json entry 2, column location: missing" in " ".join(result.output.split())
+
+
+def test_a_period_closed_from_the_command_line_takes_no_entries_and_reopening_it_is_recorded(
+    config_file: Path, hub: bootstrap.Runtime
+) -> None:
+    closed = crossdock("journal", "close-period", "2025-03", "--config", str(config_file))
+    assert closed.exit_code == 0, closed.output
+    with hub.hub.begin() as uow:
+        assert uow.journal.ledger("main", []).closed_periods == frozenset({"2025-03"})
+    reopened = crossdock("journal", "reopen-period", "2025-03", "--config", str(config_file))
+    assert reopened.exit_code == 0, reopened.output
+    with hub.hub.begin() as uow:
+        assert uow.journal.ledger("main", []).closed_periods == frozenset()
+
+
+def test_a_period_that_is_not_a_month_is_refused_with_the_expected_form(config_file: Path) -> None:
+    result = crossdock("journal", "close-period", "2025-13", "--config", str(config_file))
+    assert result.exit_code == 2
+    assert "YYYY-MM" in result.output
+
+
+def test_the_journal_lists_entries_in_sequence_with_balanced_totals(config_file: Path, hub: bootstrap.Runtime) -> None:
+    result = crossdock("journal", "list", "--json", "--config", str(config_file))
+    assert result.exit_code == 0, result.output
+    page = json.loads(result.stdout)
+    assert page["ledger"] == "main" and page["items"] == [] and page["totals"] == {}

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,9 @@ exceptions_app = typer.Typer(
     help="Business exceptions: what people must decide, and the decisions taken.", no_args_is_help=True
 )
 reconcile_app = typer.Typer(help="Compare an authoritative count with the hub's ledgers.", no_args_is_help=True)
+journal_app = typer.Typer(
+    help="The journal: posted entries, and which periods are closed to posting.", no_args_is_help=True
+)
 
 console = Console()
 errors = Console(stderr=True)
@@ -52,6 +56,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(orders_app, name="orders")
     app.add_typer(exceptions_app, name="exceptions")
     app.add_typer(reconcile_app, name="reconcile")
+    app.add_typer(journal_app, name="journal")
     app.command("availability")(availability)
 
 
@@ -66,6 +71,84 @@ def _opened(config_path: Path | None, data_dir: Path | None) -> Iterator[bootstr
 
 def _print_json(value: Any) -> None:
     console.print_json(json.dumps(value, default=str))
+
+
+# ---- journal ---------------------------------------------------------------------------------------------------
+
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+LedgerOption = Annotated[str | None, typer.Option("--ledger", help="Default: accounting.ledger of the configuration.")]
+
+
+@journal_app.command("list")
+def journal_list(
+    after: Annotated[int, typer.Option(help="Entries after this sequence number.", min=0)] = 0,
+    limit: Limit = 50,
+    ledger: LedgerOption = None,
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Posted entries in sequence, with their lines and the page's debit and credit totals."""
+    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+        page = views.journal_page(uow, ledger=ledger or runtime.settings.accounting.ledger, after=after, limit=limit)
+    if as_json:
+        _print_json(page)
+        return
+    table = Table(title=f"Journal {page['ledger']}")
+    for column in ("seq", "date", "period", "source", "account", "debit", "credit"):
+        table.add_column(column, justify="right" if column in ("seq", "debit", "credit") else "left")
+    for entry in page["items"]:
+        source = f"{entry['source']['document_type']} {entry['source']['document_number']}"
+        for index, line in enumerate(entry["lines"]):
+            first = index == 0
+            table.add_row(
+                str(entry["sequence"]) if first else "",
+                entry["date"] if first else "",
+                entry["period"] if first else "",
+                source if first else "",
+                line["account"],
+                line["debit"] if Decimal(line["debit"]) else "",
+                line["credit"] if Decimal(line["credit"]) else "",
+            )
+    console.print(table)
+    for currency, totals in page["totals"].items():
+        console.print(f"{currency}: debit {totals['debit']}, credit {totals['credit']}")
+
+
+def _set_period(period: str, ledger: str | None, config_path: Path | None, data_dir: Path | None, close: bool) -> None:
+    if not re.match(PERIOD_PATTERN, period):
+        errors.print(f"[red]{period!r} is not a period: write it as YYYY-MM, e.g. 2025-03[/red]")
+        raise typer.Exit(2)
+    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+        name = ledger or runtime.settings.accounting.ledger
+        if close:
+            uow.journal.close_period(name, period)
+        else:
+            uow.journal.reopen_period(name, period)
+        uow.commit()
+    console.print(f"{period} of ledger {name} is {'closed to posting' if close else 'open again'}")
+
+
+@journal_app.command("close-period")
+def journal_close_period(
+    period: Annotated[str, typer.Argument(help="YYYY-MM")],
+    ledger: LedgerOption = None,
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Close a month: entries dated in it go to the next open month or to finance, per closed_period_policy."""
+    _set_period(period, ledger, config_path, data_dir, close=True)
+
+
+@journal_app.command("reopen-period")
+def journal_reopen_period(
+    period: Annotated[str, typer.Argument(help="YYYY-MM")],
+    ledger: LedgerOption = None,
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Open a closed month to posting again."""
+    _set_period(period, ledger, config_path, data_dir, close=False)
 
 
 # ---- orders ----------------------------------------------------------------------------------------------------
