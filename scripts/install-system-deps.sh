@@ -3,6 +3,8 @@
 #
 # - postgresql: the server binaries (initdb, pg_ctl) used by scripts/postgres.sh
 #   to run throwaway clusters;
+# - openssh-server: sshd (and the sftp client), which the SFTP tests start on
+#   127.0.0.1 with their own keys and config (tests/integration/sftp_server.py);
 # - make, and python3 with venv support, when they are missing.
 # Safe to run repeatedly; does nothing when everything is present. Must run as
 # root (or with sudo available).
@@ -19,6 +21,7 @@ have_pg_server() {
 
 PACKAGES=()
 have_pg_server || PACKAGES+=(postgresql)
+[[ -x /usr/sbin/sshd ]] || PACKAGES+=(openssh-server)
 command -v make >/dev/null 2>&1 || PACKAGES+=(make)
 if ! command -v python3 >/dev/null 2>&1; then
     PACKAGES+=(python3 python3-venv)
