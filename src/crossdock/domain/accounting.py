@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crossdock.domain.catalog import ExceptionOwner
-from crossdock.domain.errors import UnbalancedEntry
+from crossdock.domain.errors import MissingAccount, UnbalancedEntry
 from crossdock.domain.events import derive_id
 from crossdock.domain.money import minor_units, round_money, smallest_amount
 
@@ -58,6 +58,9 @@ class PostingRule(StrEnum):
     SHIPMENT = "shipment"
     PAYMENT = "payment"
     CREDIT_MEMO = "credit_memo"
+    GOODS_RECEIPT = "goods_receipt"
+    SUPPLIER_INVOICE = "supplier_invoice"
+    ACCRUAL_REVALUATION = "accrual_revaluation"
 
 
 class SourceRef(BaseModel):
@@ -166,6 +169,17 @@ class AccountRole(StrEnum):
     INVENTORY = "inventory"
     CASH = "cash"
     CUSTOMER_CREDIT = "customer_credit"
+    # Procure to pay. Optional in the AccountMap, so estates that only sell keep their configuration; a posting that
+    # needs one that is not configured raises MissingAccount.
+    PAYABLES = "payables"
+    GR_IR = "gr_ir"  # goods received / invoice received clearing: accrued at receipt, cleared by the invoice
+    PRICE_VARIANCE = "price_variance"
+    TAX_RECEIVABLE = "tax_receivable"  # input tax reclaimable on supplier invoices
+
+
+PROCUREMENT_ROLES = frozenset(
+    {AccountRole.PAYABLES, AccountRole.GR_IR, AccountRole.PRICE_VARIANCE, AccountRole.TAX_RECEIVABLE}
+)
 
 
 class AccountOverrides(BaseModel):
@@ -180,6 +194,10 @@ class AccountOverrides(BaseModel):
     inventory: Account | None = None
     cash: Account | None = None
     customer_credit: Account | None = None
+    payables: Account | None = None
+    gr_ir: Account | None = None
+    price_variance: Account | None = None
+    tax_receivable: Account | None = None
 
 
 class AccountMap(BaseModel):
@@ -199,6 +217,10 @@ class AccountMap(BaseModel):
     inventory: Account
     cash: Account
     customer_credit: Account
+    payables: Account | None = None
+    gr_ir: Account | None = None
+    price_variance: Account | None = None
+    tax_receivable: Account | None = None
     rounding: Account | None = Field(
         default=None, description="Where rounding differences go; without it a difference is an UnbalancedEntry."
     )
@@ -210,12 +232,15 @@ class AccountMap(BaseModel):
     tax_codes: dict[str, Account] = Field(default_factory=dict)
 
     def account(self, role: AccountRole, *, channel: str | None = None, item_class: str | None = None) -> str:
-        """The account playing this role for a channel and item class."""
+        """The account playing this role for a channel and item class. Raises MissingAccount for a role nothing
+        configures (only the procure-to-pay roles may be left out)."""
         for overrides in (self.item_classes.get(item_class or ""), self.channels.get(channel or "")):
             chosen: str | None = getattr(overrides, role.value) if overrides is not None else None
             if chosen is not None:
                 return chosen
-        default: str = getattr(self, role.value)
+        default: str | None = getattr(self, role.value)
+        if default is None:
+            raise MissingAccount(role.value)
         return default
 
     def tax_account(self, tax_code: str | None, *, channel: str | None = None, item_class: str | None = None) -> str:
@@ -392,6 +417,154 @@ def entry_for_payment(
         accounts=accounts,
         document_lines=1,
         memo=f"payment {payment_number}",
+    )
+
+
+class ReceivedLine(BaseModel):
+    """Goods received in good condition on one PO line: quantity times the PO's unit price, before rounding."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quantity: Decimal = Field(ge=0)
+    unit_price: Decimal = Field(ge=0, description="The purchase order's price, not the invoice's.")
+    item_class: str | None = None
+
+
+class SupplierInvoiceLine(BaseModel):
+    """One approved supplier invoice line: what was billed, and the PO price its receipt was accrued at."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quantity: Decimal = Field(ge=0)
+    unit_price: Decimal = Field(ge=0, description="As invoiced.")
+    po_unit_price: Decimal = Field(ge=0, description="As ordered: the price the goods receipt accrued.")
+    item_class: str | None = None
+
+
+def entry_for_goods_receipt(
+    *,
+    event_id: str,
+    receipt_number: str,
+    day: date,
+    currency: str,
+    lines: Sequence[ReceivedLine],
+    accounts: AccountMap,
+    channel: str | None = None,
+) -> JournalEntry | None:
+    """Goods received: Dr inventory / Cr GR/IR clearing, at the PO's prices (each line rounded). None when the
+    goods are worth nothing. The accrual says "we owe for goods we hold" before any invoice says how much."""
+    drafts: list[_Draft] = []
+    for line in lines:
+        value = round_money(line.quantity * line.unit_price, currency)
+        stock = accounts.account(AccountRole.INVENTORY, channel=channel, item_class=line.item_class)
+        clearing = accounts.account(AccountRole.GR_IR, channel=channel, item_class=line.item_class)
+        drafts.append((stock, value, f"inventory in {receipt_number}"))
+        drafts.append((clearing, -value, f"received not invoiced {receipt_number}"))
+    return _entry(
+        rule=PostingRule.GOODS_RECEIPT,
+        source=SourceRef(event_id=event_id, document_type="goods_receipt", document_number=receipt_number),
+        day=day,
+        currency=currency,
+        drafts=drafts,
+        accounts=accounts,
+        document_lines=len(lines),
+        memo=f"goods receipt {receipt_number}",
+    )
+
+
+def entry_for_supplier_invoice(
+    *,
+    event_id: str,
+    invoice_number: str,
+    day: date,
+    currency: str,
+    lines: Sequence[SupplierInvoiceLine],
+    tax: Decimal,
+    accounts: AccountMap,
+    channel: str | None = None,
+    total: Decimal | None = None,
+) -> JournalEntry | None:
+    """Supplier invoice approved: Dr GR/IR clearing (the invoiced quantity at the PO price: what its receipt
+    accrued) / Dr price variance (invoiced less PO value, a credit when cheaper) / Dr tax receivable / Cr payables.
+
+    Each line's invoiced value and PO value are rounded on their own, so the variance is their difference and a
+    line invoiced at the PO price clears exactly what its receipt accrued. `total` is what the supplier billed,
+    when stated; a difference from the lines plus tax goes to the rounding account within its tolerance, and is
+    an UnbalancedEntry beyond it (an invoice that does not add up is the match's business, not posting's).
+    """
+    if tax < 0:
+        raise ValueError(f"supplier invoice {invoice_number}: tax cannot be negative")
+    drafts: list[_Draft] = []
+    for line in lines:
+        accrued = round_money(line.quantity * line.po_unit_price, currency)
+        billed = round_money(line.quantity * line.unit_price, currency)
+        clearing = accounts.account(AccountRole.GR_IR, channel=channel, item_class=line.item_class)
+        drafts.append((clearing, accrued, f"received and invoiced {invoice_number}"))
+        if billed != accrued:
+            variance = accounts.account(AccountRole.PRICE_VARIANCE, channel=channel, item_class=line.item_class)
+            drafts.append((variance, billed - accrued, f"purchase price variance {invoice_number}"))
+    tax_amount = round_money(tax, currency)
+    if tax_amount:
+        reclaimable = accounts.account(AccountRole.TAX_RECEIVABLE, channel=channel)
+        drafts.append((reclaimable, tax_amount, f"input tax {invoice_number}"))
+    owed = round_money(total, currency) if total is not None else sum((d[1] for d in drafts), ZERO)
+    drafts.append((accounts.account(AccountRole.PAYABLES, channel=channel), -owed, f"payable {invoice_number}"))
+    return _entry(
+        rule=PostingRule.SUPPLIER_INVOICE,
+        source=SourceRef(event_id=event_id, document_type="supplier_invoice", document_number=invoice_number),
+        day=day,
+        currency=currency,
+        drafts=drafts,
+        accounts=accounts,
+        document_lines=len(lines),
+        memo=f"supplier invoice {invoice_number}",
+    )
+
+
+class RevaluedLine(BaseModel):
+    """Goods received and not yet invoiced whose PO price changed after they were accrued."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quantity: Decimal = Field(ge=0)
+    old_unit_price: Decimal = Field(ge=0)
+    new_unit_price: Decimal = Field(ge=0)
+    item_class: str | None = None
+
+
+def entry_for_accrual_revaluation(
+    *,
+    event_id: str,
+    reference: str,
+    day: date,
+    currency: str,
+    lines: Sequence[RevaluedLine],
+    accounts: AccountMap,
+    channel: str | None = None,
+) -> JournalEntry | None:
+    """A PO price changed for goods already accrued: Dr inventory / Cr GR/IR by the difference (the other way round
+    when the price fell), so that the invoice, cleared at the new price, nets the clearing account to zero.
+
+    `reference` names the change (an acknowledgement or a PO revision): one change revalues once. Each value is
+    the difference of two rounded amounts, as the receipt and the invoice round them. None when nothing moves."""
+    drafts: list[_Draft] = []
+    for line in lines:
+        change = round_money(line.quantity * line.new_unit_price, currency) - round_money(
+            line.quantity * line.old_unit_price, currency
+        )
+        stock = accounts.account(AccountRole.INVENTORY, channel=channel, item_class=line.item_class)
+        clearing = accounts.account(AccountRole.GR_IR, channel=channel, item_class=line.item_class)
+        drafts.append((stock, change, f"inventory revalued {reference}"))
+        drafts.append((clearing, -change, f"received not invoiced revalued {reference}"))
+    return _entry(
+        rule=PostingRule.ACCRUAL_REVALUATION,
+        source=SourceRef(event_id=event_id, document_type="purchase_order_change", document_number=reference),
+        day=day,
+        currency=currency,
+        drafts=drafts,
+        accounts=accounts,
+        document_lines=len(lines),
+        memo=f"accrual revalued by {reference}",
     )
 
 

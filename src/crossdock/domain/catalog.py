@@ -39,6 +39,13 @@ from crossdock.domain.documents import (
 )
 from crossdock.domain.errors import InvalidEvent, InvalidPayload, UnknownEventType
 from crossdock.domain.events import EVENT_TYPE_PATTERN, Envelope
+from crossdock.domain.procurement import (
+    AdvanceShipNotice,
+    GoodsReceipt,
+    POAcknowledgement,
+    PurchaseOrder,
+    SupplierInvoice,
+)
 
 P = TypeVar("P", bound=BaseModel)
 # An upcaster turns the data of one published version into the data of the next; it must be pure.
@@ -463,6 +470,229 @@ class ExceptionResolved(Payload):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Procure to pay
+#
+# Quantities of the procure-to-pay workflow are counted per purchase order line, in that line's unit (not the item's
+# base unit): suppliers order, ship and bill in their own units, and the PO line is what all of them are held to.
+
+
+class PurchaseOrderIssued(Payload):
+    """A purchase order was issued (in the ERP or the hub) and is to go to its supplier."""
+
+    event_type = "crossdock.purchaseorder.issued.v1"
+    purchase_order: PurchaseOrder
+
+
+class PurchaseOrderTransmitted(Payload):
+    """A revision of a purchase order reached the supplier (an 850 or ORDERS delivered, or sent by other means)."""
+
+    event_type = "crossdock.purchaseorder.transmitted.v1"
+    order: Key
+    revision: int = Field(ge=1)
+    transmission: Key = Field(description="What carried it: an interchange control number, a file, a message id.")
+    channel: str = ""
+
+
+class PurchaseOrderAcknowledged(Payload):
+    """The supplier answered a purchase order (an 855 or ORDRSP): accepted, accepted with changes, or rejected."""
+
+    event_type = "crossdock.purchaseorder.acknowledged.v1"
+    acknowledgement: POAcknowledgement
+
+
+class PurchaseOrderChanged(Payload):
+    """The buyer changed the purchase order; `purchase_order` is the whole new version, `revision` orders changes."""
+
+    event_type = "crossdock.purchaseorder.changed.v1"
+    purchase_order: PurchaseOrder
+    revision: int = Field(ge=2)
+
+
+class PurchaseOrderLineCancellation(Document):
+    line_id: LineId
+    quantity: PositiveAmount = Field(description="To cancel, in the purchase order line's unit.")
+
+
+class PurchaseOrderCancellationRequested(Payload):
+    """The buyer asked to cancel the purchase order, or quantities of its lines; the workflow decides if it can."""
+
+    event_type = "crossdock.purchaseorder.cancellation_requested.v1"
+    order: Key
+    cancellation: Key = Field(description="The request's own id: the same request again changes nothing.")
+    lines: NonEmpty[PurchaseOrderLineCancellation] | None = Field(
+        default=None, description="Null: cancel the whole order."
+    )
+    reason: str = ""
+
+    @field_validator("lines")
+    @classmethod
+    def _each_line_once(
+        cls, lines: tuple[PurchaseOrderLineCancellation, ...] | None
+    ) -> tuple[PurchaseOrderLineCancellation, ...] | None:
+        _each_line_id_once(line.line_id for line in lines or ())
+        return lines
+
+
+class RevisedLine(Document):
+    line_id: LineId
+    sku: Key
+    quantity: NonNegativeAmount = Field(description="Now ordered (cancelled quantities taken off), in the line's unit.")
+    unit_price: NonNegativeAmount
+    delivery_on: date | None = None
+
+
+class RevisionDecider(StrEnum):
+    POLICY = "policy"  # the supplier's changes were within the change policy and applied by themselves
+    PROCUREMENT = "procurement"  # a person accepted changes the policy did not allow
+
+
+class PurchaseOrderRevised(Payload):
+    """A purchase order took the changes its supplier's acknowledgement proposed; `lines` are the new terms of every
+    line of the order."""
+
+    event_type = "crossdock.purchaseorder.revised.v1"
+    order: Key
+    revision: int = Field(ge=1, description="The buyer's revision the supplier's changes were made to.")
+    acknowledgement: Key
+    decided_by: RevisionDecider
+    lines: NonEmpty[RevisedLine]
+
+
+class PurchaseOrderCancelledLine(Document):
+    line_id: LineId
+    sku: Key
+    quantity: PositiveAmount = Field(description="Cancelled now, in the purchase order line's unit.")
+
+
+class PurchaseOrderCancelled(Payload):
+    """A purchase order, or quantities of its lines, were cancelled; `whole` says nothing of the order remains."""
+
+    event_type = "crossdock.purchaseorder.cancelled.v1"
+    order: Key
+    whole: bool
+    lines: NonEmpty[PurchaseOrderCancelledLine]
+    reason: str = ""
+
+
+class PurchaseOrderClosed(Payload):
+    """Everything still ordered was received, and every unit received was invoiced and approved."""
+
+    event_type = "crossdock.purchaseorder.closed.v1"
+    order: Key
+    received: Money = Field(description="Received in good condition, at the PO's prices.")
+    invoiced: Money = Field(description="Approved supplier invoices, before tax.")
+
+
+class ShipNoticeReceived(Payload):
+    """A supplier's ship notice (856 or DESADV) arrived: goods of a purchase order are on their way."""
+
+    event_type = "crossdock.asn.received.v1"
+    notice: AdvanceShipNotice
+
+
+class GoodsReceiptPosted(Payload):
+    """The warehouse counted goods of a purchase order in, with damage and lots."""
+
+    event_type = "crossdock.receipt.posted.v1"
+    receipt: GoodsReceipt
+
+
+class ReceiptVariance(StrEnum):
+    SHORT_OF_NOTICE = "short_of_notice"  # fewer arrived than the ship notice announced
+    OVER_NOTICE = "over_notice"  # more arrived than the ship notice announced
+    NOT_ON_NOTICE = "not_on_notice"  # the line arrived, but its ship notice did not list it
+    DAMAGED = "damaged"
+    OVER_ORDER = "over_order"  # more received in good condition than is still ordered
+
+
+class MatchedReceiptLine(Document):
+    line_id: LineId
+    sku: Key
+    received: NonNegativeAmount = Field(description="Counted in on this receipt, damaged included.")
+    damaged: NonNegativeAmount = Decimal(0)
+    accepted: NonNegativeAmount = Field(description="Received in good condition: what is stocked and accrued.")
+    unit_price: NonNegativeAmount = Field(description="The purchase order's price, which the accrual is valued at.")
+    noticed: NonNegativeAmount | None = Field(
+        default=None, description="What the ship notice announced for the line; null without a notice."
+    )
+    variances: tuple[ReceiptVariance, ...] = ()
+
+
+class ReceiptMatched(Payload):
+    """A goods receipt was compared with its ship notice and purchase order: per line, what arrived in good condition,
+    at which PO price, and the variances found. Lines the notice announced that did not arrive are listed with
+    nothing received."""
+
+    event_type = "crossdock.receipt.matched.v1"
+    receipt: Key
+    order: Key
+    supplier: Key
+    notice: Key | None = None
+    location: Key
+    currency: CurrencyCode
+    lines: NonEmpty[MatchedReceiptLine]
+
+
+class SupplierInvoiceReceived(Payload):
+    """A supplier's invoice (810 or INVOIC) against a purchase order arrived, not yet matched."""
+
+    event_type = "crossdock.supplierinvoice.received.v1"
+    invoice: SupplierInvoice
+
+
+class ApprovedInvoiceLine(Document):
+    line_id: LineId
+    sku: Key
+    quantity: PositiveAmount = Field(description="Invoiced, in the purchase order line's unit.")
+    unit_price: NonNegativeAmount = Field(description="As invoiced.")
+    po_unit_price: NonNegativeAmount = Field(description="As ordered: the price the receipt was accrued at.")
+
+
+class SupplierInvoiceApproved(Payload):
+    """A supplier invoice matched its purchase order and receipts within tolerance, or a person approved it anyway
+    (`overridden`): it is to be posted and paid."""
+
+    event_type = "crossdock.supplierinvoice.approved.v1"
+    invoice: Key
+    order: Key
+    supplier: Key
+    currency: CurrencyCode
+    lines: NonEmpty[ApprovedInvoiceLine]
+    tax: NonNegativeAmount
+    total: NonNegativeAmount
+    overridden: bool = False
+    note: str = ""
+
+
+class MatchFailure(Document):
+    code: Key
+    message: str = ""
+    line_id: LineId | None = Field(default=None, description="The purchase order line it is about, if any.")
+
+
+class SupplierInvoiceMatchFailed(Payload):
+    """A supplier invoice did not match its purchase order and receipts; every reason found is listed, and the owner
+    is who must decide: procurement for prices alone, finance otherwise."""
+
+    event_type = "crossdock.supplierinvoice.match_failed.v1"
+    invoice: Key
+    order: Key
+    supplier: Key
+    owner: ExceptionOwner
+    reasons: NonEmpty[MatchFailure]
+
+
+class SupplierInvoiceRejected(Payload):
+    """A person refused a supplier invoice that did not match; the supplier is to send a corrected one."""
+
+    event_type = "crossdock.supplierinvoice.rejected.v1"
+    invoice: Key
+    order: Key
+    supplier: Key
+    reason: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The catalogue
 
 
@@ -570,6 +800,21 @@ CATALOGUE = Catalogue(
         JournalPosted,
         ExceptionOpened,
         ExceptionResolved,
+        PurchaseOrderIssued,
+        PurchaseOrderTransmitted,
+        PurchaseOrderAcknowledged,
+        PurchaseOrderChanged,
+        PurchaseOrderCancellationRequested,
+        PurchaseOrderRevised,
+        PurchaseOrderCancelled,
+        PurchaseOrderClosed,
+        ShipNoticeReceived,
+        GoodsReceiptPosted,
+        ReceiptMatched,
+        SupplierInvoiceReceived,
+        SupplierInvoiceApproved,
+        SupplierInvoiceMatchFailed,
+        SupplierInvoiceRejected,
     ]
 )
 EVENT_TYPES: Mapping[str, type[BaseModel]] = CATALOGUE.types

@@ -11,6 +11,7 @@ Exception tree::
     ├── CurrencyMismatch      amounts in different currencies combined
     ├── UnknownCurrency       a code that is not ISO 4217, or has no minor unit to round to (also a ValueError)
     ├── UnbalancedEntry       a journal entry whose debits and credits differ
+    ├── MissingAccount        a posting needs an account role the account map does not configure
     ├── Oversell              a reservation would take more than is available to promise
     ├── MovementConflict      a stock movement id reused for a different movement
     └── ReservationClosed     a cancelled reservation asked to reserve again
@@ -64,6 +65,14 @@ class UnbalancedEntry(CrossdockError):
         super().__init__(
             f"journal entry {entry_id} is unbalanced: debits {debits} {currency} != credits {credits} {currency}"
         )
+
+
+class MissingAccount(CrossdockError):
+    """No account is configured for a posting role this entry needs."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        super().__init__(f"no account is configured for the role {role!r}: the account map needs it to post this entry")
 
 
 class Oversell(CrossdockError):

@@ -27,6 +27,7 @@ from crossdock.domain.catalog import (
 from crossdock.domain.documents import Money, Quantity, Reservation
 from crossdock.domain.errors import InvalidEvent, InvalidPayload, UnknownEventType
 from tests.unit.domain.test_documents import make_invoice, make_order, make_payment, make_shipment, qty
+from tests.unit.domain.test_procurement import make_ack, make_notice, make_po, make_receipt, make_supplier_invoice
 from tests.unit.factories import make_envelope
 
 PROPERTY = settings(deadline=None, max_examples=200)
@@ -138,6 +139,98 @@ EXAMPLES: dict[str, Callable[[], Payload]] = {
     "crossdock.exception.resolved.v1": lambda: catalog.ExceptionResolved(
         exception="EX-1", action=ExceptionAction.RETRY, resolved_by="ops@example.com"
     ),
+    "crossdock.purchaseorder.issued.v1": lambda: catalog.PurchaseOrderIssued(purchase_order=make_po()),
+    "crossdock.purchaseorder.transmitted.v1": lambda: catalog.PurchaseOrderTransmitted(
+        order="PO-1", revision=1, transmission="000000905", channel="x12"
+    ),
+    "crossdock.purchaseorder.acknowledged.v1": lambda: catalog.PurchaseOrderAcknowledged(acknowledgement=make_ack()),
+    "crossdock.purchaseorder.changed.v1": lambda: catalog.PurchaseOrderChanged(purchase_order=make_po(), revision=2),
+    "crossdock.purchaseorder.cancellation_requested.v1": lambda: catalog.PurchaseOrderCancellationRequested(
+        order="PO-1",
+        cancellation="PCX-1",
+        lines=(catalog.PurchaseOrderLineCancellation(line_id="2", quantity=Decimal(5)),),
+        reason="range discontinued",
+    ),
+    "crossdock.purchaseorder.revised.v1": lambda: catalog.PurchaseOrderRevised(
+        order="PO-1",
+        revision=1,
+        acknowledgement="855-1",
+        decided_by=catalog.RevisionDecider.POLICY,
+        lines=(
+            catalog.RevisedLine(
+                line_id="1",
+                sku="SKU-1",
+                quantity=Decimal(10),
+                unit_price=Decimal("10.00"),
+                delivery_on=date(2024, 5, 22),
+            ),
+        ),
+    ),
+    "crossdock.purchaseorder.cancelled.v1": lambda: catalog.PurchaseOrderCancelled(
+        order="PO-1",
+        whole=False,
+        lines=(catalog.PurchaseOrderCancelledLine(line_id="2", sku="SKU-2", quantity=Decimal(5)),),
+        reason="range discontinued",
+    ),
+    "crossdock.purchaseorder.closed.v1": lambda: catalog.PurchaseOrderClosed(
+        order="PO-1",
+        received=Money(amount=Decimal("100.00"), currency="EUR"),
+        invoiced=Money(amount=Decimal("103.00"), currency="EUR"),
+    ),
+    "crossdock.asn.received.v1": lambda: catalog.ShipNoticeReceived(notice=make_notice()),
+    "crossdock.receipt.posted.v1": lambda: catalog.GoodsReceiptPosted(receipt=make_receipt()),
+    "crossdock.receipt.matched.v1": lambda: catalog.ReceiptMatched(
+        receipt="GR-1",
+        order="PO-1",
+        supplier="SUP-1",
+        notice="SH-1",
+        location="WH-1",
+        currency="EUR",
+        lines=(
+            catalog.MatchedReceiptLine(
+                line_id="1",
+                sku="SKU-1",
+                received=Decimal(8),
+                accepted=Decimal(8),
+                unit_price=Decimal("10.00"),
+                noticed=Decimal(10),
+                variances=(catalog.ReceiptVariance.SHORT_OF_NOTICE,),
+            ),
+        ),
+    ),
+    "crossdock.supplierinvoice.received.v1": lambda: catalog.SupplierInvoiceReceived(invoice=make_supplier_invoice()),
+    "crossdock.supplierinvoice.approved.v1": lambda: catalog.SupplierInvoiceApproved(
+        invoice="INV-9",
+        order="PO-1",
+        supplier="SUP-1",
+        currency="EUR",
+        lines=(
+            catalog.ApprovedInvoiceLine(
+                line_id="1",
+                sku="SKU-1",
+                quantity=Decimal(10),
+                unit_price=Decimal("10.30"),
+                po_unit_price=Decimal("10.00"),
+            ),
+        ),
+        tax=Decimal("20.60"),
+        total=Decimal("123.60"),
+        overridden=True,
+        note="price rise agreed",
+    ),
+    "crossdock.supplierinvoice.match_failed.v1": lambda: catalog.SupplierInvoiceMatchFailed(
+        invoice="INV-9",
+        order="PO-1",
+        supplier="SUP-1",
+        owner=ExceptionOwner.FINANCE,
+        reasons=(
+            catalog.MatchFailure(code="quantity_not_received", message="10 invoiced, 8 received", line_id="1"),
+            catalog.MatchFailure(code="price_out_of_tolerance", message="10.30 against 10.00", line_id="1"),
+        ),
+    ),
+    "crossdock.supplierinvoice.rejected.v1": lambda: catalog.SupplierInvoiceRejected(
+        invoice="INV-9", order="PO-1", supplier="SUP-1", reason="send a credit note for 2 units"
+    ),
 }
 
 
@@ -154,7 +247,7 @@ def envelope_of(payload: Payload, **overrides: Any) -> Any:
 # The catalogue itself
 
 
-def test_the_catalogue_holds_every_fact_of_order_to_cash() -> None:
+def test_the_catalogue_holds_every_fact_of_order_to_cash_and_procure_to_pay() -> None:
     nouns_and_verbs = {
         "order": [
             "received",
@@ -175,7 +268,27 @@ def test_the_catalogue_holds_every_fact_of_order_to_cash() -> None:
         "journal": ["posted"],
         "exception": ["opened", "resolved"],
     }
-    expected = {f"crossdock.{noun}.{verb}.v1" for noun, verbs in nouns_and_verbs.items() for verb in verbs}
+    procure_to_pay = {
+        "purchaseorder": [
+            "issued",
+            "transmitted",
+            "acknowledged",
+            "changed",
+            "cancellation_requested",
+            "revised",
+            "cancelled",
+            "closed",
+        ],
+        "asn": ["received"],
+        "receipt": ["posted", "matched"],
+        "supplierinvoice": ["received", "approved", "match_failed", "rejected"],
+    }
+    expected = {
+        f"crossdock.{noun}.{verb}.v1"
+        for catalogue in (nouns_and_verbs, procure_to_pay)
+        for noun, verbs in catalogue.items()
+        for verb in verbs
+    }
     assert set(EVENT_TYPES) == expected | {"crossdock.order.cancelled.v2"}
 
 
