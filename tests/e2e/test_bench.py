@@ -67,9 +67,16 @@ def test_quick_bench_prints_every_figure_as_json_and_says_why_postgres_was_skipp
     assert "PostgreSQL" in figures["postgres"]["skipped"], "a skipped database must say why"
     assert figures["sink_peak_rss_mb"] > 0
     assert_inventory_measured(figures["inventory"])
+    x12 = figures["x12"]
+    assert x12["crossdock"]["files_read"] == x12["files"], "our engine reads every valid sample"
+    assert x12["crossdock"]["mb_per_s"] > 0
+    orders = figures["sqlite"]["orders"]
+    assert orders["statuses"] == {"released": orders["orders"]}, "every benchmarked order reached the warehouse"
+    assert orders["orders_per_s"] > 0 and orders["reservations_per_s"] > 0
     table = Console(record=True, width=200)
     bench.print_table(table, figures)
     assert "ATP at one location p99" in table.export_text(), "the table shows the inventory section too"
+    assert "X12 read" in table.export_text(), "the table shows the X12 section too"
 
 
 @pytest.mark.postgres

@@ -102,6 +102,8 @@ def run_all(
                 "skipped": "no PostgreSQL URL given (--postgres-url or CROSSDOCK_BENCH_POSTGRES_URL)"
             }
         figures["sink_peak_rss_mb"] = sink.peak_rss_mb()
+    say("x12: parsing the sample files, ours and the libraries installed")
+    figures["x12"] = run_x12(quick=quick)
     # Last, so that the ledger's million positions do not raise the hub runs' peak RSS.
     figures["inventory"] = run_inventory(quick=quick, progress=progress)
     return figures
@@ -169,8 +171,24 @@ def print_table(console: Console, figures: dict[str, Any]) -> None:
             console.print(peers)
     if "sink_peak_rss_mb" in figures:
         console.print(f"Peak RSS of the HTTP sink process: {_cell(figures['sink_peak_rss_mb'])} MB")
+    if "x12" in figures:
+        _print_x12(console, figures["x12"])
     if "inventory" in figures:
         _print_inventory(console, figures["inventory"])
+
+
+def _print_x12(console: Console, figures: dict[str, Any]) -> None:
+    if "skipped" in figures:
+        console.print(f"[yellow]x12: skipped[/yellow] ({figures['skipped']})")
+        return
+    table = Table(title=f"X12 read: {figures['files']} sample files, {figures['bytes']:,} bytes x {figures['rounds']}")
+    table.add_column("parser")
+    table.add_column("files read", justify="right")
+    table.add_column("MB/s", justify="right")
+    for name, result in figures.items():
+        if isinstance(result, dict):
+            table.add_row(name, _cell(result.get("files_read")), _cell(result.get("mb_per_s")))
+    console.print(table)
 
 
 def _print_inventory(console: Console, figures: dict[str, Any]) -> None:
@@ -296,6 +314,78 @@ def _fresh_postgres(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---- X12 parsing against the libraries that exist ----------------------------------------------------------------
+
+X12_SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples"
+X12_ROUNDS = 200
+QUICK_X12_ROUNDS = 5
+
+
+def run_x12(*, quick: bool = False, samples: Path = X12_SAMPLES) -> dict[str, Any]:
+    """MB/s reading the valid X12 sample files, ours (read + validate) and each library installed beside it, on the
+    same bytes in the same run. A library is timed on the files it can read; how many that is, is reported."""
+    from crossdock.connectors import x12 as engine
+
+    files = sorted(
+        path for folder in samples.glob("x12-*") if not folder.name.endswith("-bad") for path in folder.iterdir()
+    )
+    if not files:
+        return {"skipped": f"no X12 samples under {samples}"}
+    corpus = [path.read_bytes() for path in files]
+    rounds = QUICK_X12_ROUNDS if quick else X12_ROUNDS
+    parsers: dict[str, Callable[[bytes], object]] = {"crossdock": lambda data: engine.parse(data, engine.LENIENT)}
+    parsers.update(_x12_peers())
+    figures: dict[str, Any] = {"files": len(corpus), "bytes": sum(len(d) for d in corpus), "rounds": rounds}
+    for name, parse in parsers.items():
+        readable = [data for data in corpus if _reads(parse, data)]
+        clock = time.perf_counter()
+        for _ in range(rounds):
+            for data in readable:
+                parse(data)
+        elapsed = time.perf_counter() - clock
+        size = sum(len(d) for d in readable) * rounds
+        figures[name] = {
+            "files_read": len(readable),
+            "mb_per_s": round(size / elapsed / 1e6, 2) if elapsed else None,
+        }
+    return figures
+
+
+def _reads(parse: Callable[[bytes], object], data: bytes) -> bool:
+    try:
+        parse(data)
+    except Exception:  # noqa: BLE001 - a library that cannot read a file is timed without it
+        return False
+    return True
+
+
+def _x12_peers() -> dict[str, Callable[[bytes], object]]:
+    """The libraries of the bench extra, when installed (docs/edi-x12.md says why none of them is used)."""
+    peers: dict[str, Callable[[bytes], object]] = {}
+    try:
+        import x12 as ansi_x12  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+        peers["ansi-x12"] = lambda data: ansi_x12.parse_x12_interchange(ansi_x12.tokenize_x12(data))
+    except ImportError:
+        pass
+    try:
+        import io
+
+        from pyx12 import x12file  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+        def pyx12_parse(data: bytes) -> object:
+            reader = x12file.X12Reader(io.StringIO(data.decode("utf-8")))
+            segments = sum(1 for _ in reader)
+            if reader.pop_errors():
+                raise ValueError("pyx12 reported errors")
+            return segments
+
+        peers["pyx12"] = pyx12_parse
+    except ImportError:
+        pass
+    return peers
 
 
 # ---- order-to-cash through the stored ledger -------------------------------------------------------------------
