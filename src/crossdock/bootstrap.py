@@ -15,14 +15,17 @@ from sqlalchemy.engine import Engine
 
 from crossdock.config import DestinationSettings, Settings
 from crossdock.connectors.canonical.inbound import CanonicalInbound
+from crossdock.connectors.edi import profiles as edi_profiles
+from crossdock.connectors.edi.inbound import EdiInbound
 from crossdock.connectors.generic.inbound import GenericInbound
 from crossdock.connectors.generic.mapping import GenericMapping
 from crossdock.connectors.generic.outbound import JsonLinesSender, WebhookSender
 from crossdock.domain import catalog
 from crossdock.domain.inventory import AuthorityRules
+from crossdock.domain.workflows import procure_to_pay
 from crossdock.domain.workflows.order_to_cash import DEFAULT_SLA, PriceList
 from crossdock.hub import inbox, retry
-from crossdock.hub.handlers import OrderToCash, OrderToCashPolicy
+from crossdock.hub.handlers import OrderToCash, OrderToCashPolicy, ProcureToPay, ProcureToPayPolicy
 from crossdock.hub.outbox import Destination, Outbox, Subscription
 from crossdock.hub.ports import Clock, ConcurrentUpdate, InboundAdapter, Sender
 from crossdock.hub.router import Router
@@ -47,6 +50,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     order_to_cash: OrderToCash
+    procure_to_pay: ProcureToPay | None = None
 
     def close(self) -> None:
         for destination in self.hub.outbox.destinations.values():
@@ -71,7 +75,7 @@ def build(
     )
     shards = settings.worker.shards
     adapters: dict[str, InboundAdapter] = {
-        name: _inbound(name, source.model_dump()) for name, source in settings.sources.items()
+        name: _inbound(name, source.model_dump(), settings) for name, source in settings.sources.items()
     }
     # The experience API (POST /v1/orders) takes canonical orders through the same durable intake.
     orders_api = CanonicalInbound(ORDERS_API_SOURCE, catalog.OrderReceived.event_type, document_field="order")
@@ -97,6 +101,11 @@ def build(
     order_to_cash = OrderToCash.build(order_to_cash_policy(settings))
     timers = Timers()
     order_to_cash.register(router, timers, processor.publish)
+    # Procure-to-pay stocks receipts and posts through order-to-cash's stock and posting desks: one ledger, one journal.
+    procure_to_pay = ProcureToPay.build(
+        procure_to_pay_policy(settings), stock=order_to_cash.stock, postings=order_to_cash.postings
+    )
+    procure_to_pay.register(router, timers, processor.publish)
     r = settings.retention
     hub = Hub(
         begin=SqlUnitOfWorkFactory(engine, clock.now),
@@ -116,11 +125,16 @@ def build(
             every=timedelta(minutes=r.every_minutes),
         ),
     )
-    return Runtime(hub=hub, settings=settings, engine=engine, order_to_cash=order_to_cash)
+    return Runtime(
+        hub=hub, settings=settings, engine=engine, order_to_cash=order_to_cash, procure_to_pay=procure_to_pay
+    )
 
 
-def _inbound(name: str, source: dict[str, Any]) -> InboundAdapter:
+def _inbound(name: str, source: dict[str, Any], settings: Settings) -> InboundAdapter:
     kind = source.pop("kind")
+    partner = source.pop("partner")
+    if kind == "edi":
+        return EdiInbound(name, edi_profiles.Profile(partner, settings.partners[partner]))
     if kind == "canonical":
         return CanonicalInbound(source=name, event_type=source["event_type"], document_field=source["document_field"])
     source.pop("document_field")
@@ -190,3 +204,20 @@ def _sender(dest: DestinationSettings, settings: Settings) -> Sender:
     assert dest.path is not None
     path = Path(dest.path)
     return JsonLinesSender(path if path.is_absolute() else settings.data_dir / path)
+
+
+def procure_to_pay_policy(settings: Settings) -> ProcureToPayPolicy:
+    """The procure-to-pay rules and supplier master, from the settings."""
+    buying = settings.procurement
+    return ProcureToPayPolicy(
+        suppliers={supplier.number: supplier for supplier in buying.suppliers},
+        default_tolerance=buying.default_tolerance,
+        workflow=procure_to_pay.Policy(
+            changes=buying.changes,
+            acknowledge_within=timedelta(hours=buying.acknowledge_within_hours),
+            notice_lead=timedelta(hours=buying.notice_lead_hours),
+            receipt_grace=timedelta(hours=buying.receipt_grace_hours),
+        ),
+        items={item.sku: item for item in settings.reference.items},
+        await_transmission=buying.sent_on == "transmission",
+    )

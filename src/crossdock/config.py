@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from crossdock.domain.accounting import AccountMap, ClosedPeriodPolicy
 from crossdock.domain.documents import Customer, Item
 from crossdock.domain.inventory import AuthorityRule, ChannelBuffers, ReservationPolicy
+from crossdock.domain.procurement import MatchTolerance, Supplier
 from crossdock.domain.workflows.order_to_cash import SlaStage
+from crossdock.domain.workflows.procure_to_pay import ChangePolicy
 
 ENV_PREFIX = "CROSSDOCK_"
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -46,6 +48,15 @@ class HttpSettings(_Strict):
     intake_batch_size: int = Field(default=500, ge=1)
 
 
+class ApiSettings(_Strict):
+    auth: Literal["required", "off"] = Field(
+        default="required", description="required: every /v1 route needs an API key (crossdock keys create); off: none"
+    )
+    key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long a process trusts a key it has read: a revocation takes this long"
+    )
+
+
 class WorkerSettings(_Strict):
     shards: int = Field(default=16, ge=1, le=4096)
     batch_size: int = Field(default=200, ge=1, le=10_000)
@@ -63,10 +74,12 @@ class RetentionSettings(_Strict):
 
 
 class SourceSettings(_Strict):
-    kind: Literal["generic", "canonical"] = Field(
+    kind: Literal["generic", "canonical", "edi"] = Field(
         default="generic",
-        description="generic: any JSON or raw payload wrapped in `event_type`; canonical: the catalogue's documents",
+        description="generic: any JSON or raw payload wrapped in `event_type`; canonical: the catalogue's documents; "
+        "edi: X12 or EDIFACT interchanges of the trading partner named by `partner`",
     )
+    partner: str | None = Field(default=None, description="edi: the trading partner (a key of `partners`)")
     format: Literal["json", "raw"] = "json"
     event_type: str | None = Field(
         default=None,
@@ -99,7 +112,8 @@ class RateLimitSettings(_Strict):
 
 
 class DestinationSettings(_Strict):
-    kind: Literal["webhook", "jsonl"]
+    kind: Literal["webhook", "jsonl", "edi"]
+    partner: str | None = Field(default=None, description="edi: the trading partner whose transport gets the files")
     url: str | None = None
     path: str | None = None
     secret: SecretStr | None = None
@@ -115,6 +129,8 @@ class DestinationSettings(_Strict):
             raise ValueError("a webhook destination needs a url")
         if self.kind == "jsonl" and not self.path:
             raise ValueError("a jsonl destination needs a path")
+        if self.kind == "edi" and not self.partner:
+            raise ValueError("an edi destination needs a partner")
         return self
 
 
@@ -157,6 +173,100 @@ class ReferenceSettings(_Strict):
     default_price_list: str | None = None
 
 
+class ProcurementSettings(_Strict):
+    suppliers: list[Supplier] = Field(
+        default_factory=list, description="the supplier master: currency and invoice match tolerance per supplier"
+    )
+    default_tolerance: MatchTolerance = Field(
+        default_factory=MatchTolerance, description="the match tolerance of suppliers the master does not list"
+    )
+    changes: ChangePolicy = Field(
+        default_factory=ChangePolicy, description="what a supplier's acknowledgement may change without procurement"
+    )
+    acknowledge_within_hours: float = Field(default=48, gt=0, description="after the PO reached the supplier")
+    notice_lead_hours: float = Field(default=24, ge=0, description="a ship notice is due this long before the goods")
+    receipt_grace_hours: float = Field(default=24, ge=0, description="goods may come this long after the notice's day")
+    sent_on: Literal["release", "transmission"] = Field(
+        default="release",
+        description="release: a PO counts as sent when the hub publishes purchaseorder.released; transmission: when "
+        "the supplier's channel reports purchaseorder.transmitted",
+    )
+
+
+class PartnerFolderSettings(_Strict):
+    inbound: str = "inbound"
+    outbound: str = "outbound"
+    archive: str = "archive"
+    error: str = "error"
+
+
+class PartnerSftpSettings(_Strict):
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    known_hosts: str = Field(description="an OpenSSH known_hosts file holding the server's key (always checked)")
+    key_path: str | None = None
+    passphrase: SecretStr | None = None
+    password: SecretStr | None = None
+    root: str = "."
+
+
+class PartnerTransportSettings(_Strict):
+    """Where a partner's files are: a local or mounted folder (`path`), or an SFTP account (`sftp`)."""
+
+    path: str | None = Field(default=None, description="a folder holding the partner's four folders")
+    sftp: PartnerSftpSettings | None = None
+    folders: PartnerFolderSettings = Field(default_factory=PartnerFolderSettings)
+    poll_seconds: float = Field(default=5.0, gt=0)
+    settle_seconds: float = Field(default=2.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> PartnerTransportSettings:
+        if (self.path is None) == (self.sftp is None):
+            raise ValueError("a partner transport is either a folder `path` or `sftp`, exactly one of them")
+        return self
+
+
+class PartnerItemIdSettings(_Strict):
+    qualifier: str = Field(pattern=r"^[A-Z0-9]{2,3}$")
+    cross_reference: dict[str, str] | None = None
+
+
+class PartnerSettings(_Strict):
+    """A trading partner's EDI profile: converted to the mappings' rules in connectors/edi/profiles.py."""
+
+    standard: Literal["x12", "edifact"] = "x12"
+    role: Literal["customer", "supplier", "3pl"] = Field(
+        description="customer: their 850/ORDERS are sales orders; supplier: they answer our POs; 3pl: our warehouse"
+    )
+    id: str = Field(min_length=1, max_length=35, description="their interchange id (ISA06 / UNB sender)")
+    qualifier: str = "ZZ"
+    our_id: str = Field(min_length=1, max_length=35)
+    our_qualifier: str = "ZZ"
+    application_id: str | None = Field(default=None, description="their GS02/GS03 when not their interchange id")
+    our_application_id: str | None = None
+    version: str = Field(default="004010", description="X12 GS08 (004010, 005010VICS...); EDIFACT e.g. D96A")
+    usage: Literal["P", "T"] = "P"
+    separators: dict[str, str] = Field(
+        default_factory=dict, description="outbound: element, component, segment, repetition (X12)"
+    )
+    item_ids: list[PartnerItemIdSettings] = Field(default_factory=list, description="preference order; empty: default")
+    units: dict[str, str] = Field(default_factory=dict, description="their unit code -> ours, added to the defaults")
+    leniency: Literal["default", "strict", "lenient"] = "default"
+    quirks: dict[str, str | bool] = Field(
+        default_factory=dict, description="per-quirk overrides of the leniency preset: refuse|warn|accept, or bool"
+    )
+    timezone: str = "UTC"
+    currency: str | None = None
+    channel: str = "edi"
+    customer: str | None = Field(default=None, description="our customer number for a customer partner")
+    supplier: str | None = Field(default=None, description="our supplier number for a supplier partner")
+    location: str | None = Field(default=None, description="our location code for a 3PL partner's warehouse")
+    transit_days: int | None = Field(default=None, ge=0)
+    transport: PartnerTransportSettings | None = None
+    control_number_start: int = Field(default=1, ge=1, le=999_999_999)
+
+
 class SubscriptionSettings(_Strict):
     destination: str
     events: list[str] = Field(min_length=1)
@@ -166,6 +276,7 @@ class Settings(_Strict):
     data_dir: Path = Path("./var")
     storage: StorageSettings = Field(default_factory=StorageSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
@@ -175,6 +286,19 @@ class Settings(_Strict):
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
+    procurement: ProcurementSettings = Field(default_factory=ProcurementSettings)
+    partners: dict[str, PartnerSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _partners_named_exist(self) -> Settings:
+        named = [(f"sources.{n}", s.partner) for n, s in self.sources.items() if s.kind == "edi"]
+        named += [(f"destinations.{n}", d.partner) for n, d in self.destinations.items() if d.kind == "edi"]
+        for where, partner in named:
+            if partner not in self.partners:
+                raise ValueError(
+                    f"{where} names partner {partner!r}, which is not configured (known: {sorted(self.partners)})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _subscriptions_point_somewhere(self) -> Settings:

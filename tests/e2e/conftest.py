@@ -2,7 +2,8 @@
 a real HTTP sink, with a clock the test steps by hand.
 
 Workers are not started: a test calls `estate.drain()` (the rounds a worker would run), so every retry wait,
-breaker reset and Retry-After is crossed by moving the clock, never by sleeping.
+breaker reset and Retry-After is crossed by moving the clock, never by sleeping. The API asks for keys as it does in
+production: each estate creates an admin key in its database and its client sends it with every request.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ import httpx
 import pytest
 
 from crossdock import bootstrap, config
+from crossdock.entrypoints import cli_governance
+from crossdock.entrypoints.api import auth
 from crossdock.entrypoints.api.app import create_app
+from crossdock.hub import governance
+from crossdock.hub.ports import ApiKey
 from crossdock.hub.runtime import Hub, RoundResult
 from crossdock.storage.sql import migrate
 
@@ -205,10 +210,21 @@ class Estate:
     clock: SteppingClock
     sink: SinkServer
     closers: list[Callable[[], None]] = field(default_factory=list)
+    key: ApiKey | None = None  # the admin key the client sends (None: the database was not migrated)
 
     @property
     def hub(self) -> Hub:
         return self.runtime.hub
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail and replay records name the client's key."""
+        assert self.key is not None
+        return auth.actor_of(self.key)
+
+    def flush_audit(self) -> None:
+        """Wait until the records of the calls made so far are in the audit trail."""
+        self.client.app.state.audit.flush()  # type: ignore[attr-defined]
 
     def post(self, source: str, body: Any, *, key: str | None = None) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -273,14 +289,24 @@ class EstateFactory:
 
     def __call__(self, *, upgrade: bool = True, **overrides: Any) -> Estate:
         runtime = self.runtime(upgrade=upgrade, **overrides)
-        client = TestClient(create_app(runtime))
+        key, headers = None, {}
+        if upgrade:
+            key, token = admin_key(runtime)
+            headers = {"Authorization": f"Bearer {token}"}
+        client = TestClient(create_app(runtime), headers=headers)
         client.__enter__()
         self._closers.append(lambda: client.__exit__(None, None, None))
-        return Estate(runtime, client, self.clock, self.sink)
+        return Estate(runtime, client, self.clock, self.sink, key=key)
 
     def close(self) -> None:
         while self._closers:
             self._closers.pop()()
+
+
+def admin_key(runtime: bootstrap.Runtime, name: str = "e2e-admin") -> tuple[ApiKey, str]:
+    """An admin key stored as `crossdock keys create` stores it; returns the key and its token."""
+    hub = runtime.hub
+    return cli_governance.create_key(hub.begin, hub.clock.now(), name=name, scopes=[governance.ADMIN], created_by="e2e")
 
 
 @pytest.fixture

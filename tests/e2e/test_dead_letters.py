@@ -80,7 +80,7 @@ def test_replayed_dead_letters_are_delivered_once_under_their_original_delivery_
     with estate.hub.begin() as uow:
         records = uow.replays.recent()
     assert {(r.kind, r.target, r.actor, r.note) for r in records} == {
-        ("delivery", i, "api", "ERP fixed its validation") for i in erp_ids
+        ("delivery", i, estate.actor, "ERP fixed its validation") for i in erp_ids
     }
 
 

@@ -483,6 +483,23 @@ class PurchaseOrderIssued(Payload):
     purchase_order: PurchaseOrder
 
 
+class PurchaseOrderReleased(Payload):
+    """A revision of a purchase order was released to its supplier: the channel that reaches the supplier (an EDI
+    850 or ORDERS, a portal, e-mail) sends `purchase_order` as it now stands, and may answer with
+    purchaseorder.transmitted once it got there. Revision 1 is a new order; a later one replaces the terms sent
+    before."""
+
+    event_type = "crossdock.purchaseorder.released.v1"
+    purchase_order: PurchaseOrder = Field(
+        description="The order as it now stands: quantities still ordered, current prices, dates and items."
+    )
+    revision: int = Field(ge=1)
+    withdrawn: tuple[LineNumber, ...] = Field(
+        default=(), description="Lines sent before that are no longer ordered (cancelled, or refused by the supplier)."
+    )
+    reason: str = Field(default="", description="Why it goes again, when it is not new.")
+
+
 class PurchaseOrderTransmitted(Payload):
     """A revision of a purchase order reached the supplier (an 850 or ORDERS delivered, or sent by other means)."""
 
@@ -693,6 +710,77 @@ class SupplierInvoiceRejected(Payload):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# EDI: what an interchange's functional acknowledgement (997 / CONTRL) says, received or owed
+
+
+class AcknowledgedError(Document):
+    """One segment or element in error, as a 997 AK3/AK4 or a CONTRL UCS/UCD reports it."""
+
+    segment: str = Field(description="The segment tag.")
+    position: int = Field(ge=0, description="Its position in the transaction set or message (ST / UNH = 1).")
+    code: str = Field(description="The error code (X12 AK304/AK403, EDIFACT 0085).")
+    element: int | None = Field(default=None, ge=1)
+    component: int | None = Field(default=None, ge=1)
+    value: str = Field(default="", description="The bad value, when it is safe to echo.")
+
+
+class AcknowledgedTransaction(Document):
+    set_id: str = Field(description="ST01 / UNH message type.")
+    control_number: str = Field(description="ST02 / UNH message reference.")
+    status: str = Field(description="X12 AK501 (A, E, R...) or EDIFACT UCM action (7 acknowledged, 4 rejected).")
+    codes: list[str] = Field(default_factory=list)
+    errors: list[AcknowledgedError] = Field(default_factory=list)
+    implementation_reference: str | None = Field(default=None, description="ST03 (005010), echoed in AK203.")
+
+
+class AcknowledgedGroup(Document):
+    functional_id: str = Field(description="GS01 (PO, IN, SH...); the message type group for EDIFACT.")
+    control_number: str = Field(description="GS06 / UNG reference; empty for EDIFACT messages without a group.")
+    version: str = ""
+    status: str = Field(description="X12 AK901: A, E, P (partially accepted), R.")
+    included: int | None = Field(default=None, ge=0)
+    received: int | None = Field(default=None, ge=0)
+    accepted: int | None = Field(default=None, ge=0)
+    codes: list[str] = Field(default_factory=list)
+    transactions: list[AcknowledgedTransaction] = Field(default_factory=list)
+
+
+class InterchangeStatus(StrEnum):
+    ACCEPTED = "accepted"
+    ACCEPTED_WITH_ERRORS = "accepted_with_errors"
+    PARTIALLY_ACCEPTED = "partially_accepted"
+    REJECTED = "rejected"
+
+
+class EdiInterchangeReceived(Payload):
+    """A partner's interchange was read: what its functional acknowledgement (997 or CONTRL) must say, so an
+    outbound step can answer it. Emitted once per interchange, next to the documents it carried."""
+
+    event_type = "crossdock.edi.interchange_received.v1"
+    partner: Key
+    standard: str = Field(description="x12 or edifact")
+    interchange: str = Field(description="ISA13 / UNB 0020 control reference.")
+    sender_qualifier: str = ""
+    sender: str
+    receiver_qualifier: str = ""
+    receiver: str
+    version: str = Field(default="", description="ISA12 / UNB syntax identifier and version.")
+    status: InterchangeStatus
+    groups: list[AcknowledgedGroup] = Field(default_factory=list)
+    issues: list[str] = Field(default_factory=list, description="What the engine noted: warnings and errors.")
+
+
+class EdiAcknowledgementReceived(Payload):
+    """A partner's functional acknowledgement (997 or CONTRL) of an interchange we sent arrived."""
+
+    event_type = "crossdock.edi.acknowledgement_received.v1"
+    partner: Key
+    standard: str = Field(description="x12 or edifact")
+    interchange: str = Field(description="The control reference of the acknowledgement itself.")
+    groups: list[AcknowledgedGroup] = Field(min_length=1, description="Per acknowledged group, its status and sets.")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # The catalogue
 
 
@@ -801,6 +889,7 @@ CATALOGUE = Catalogue(
         ExceptionOpened,
         ExceptionResolved,
         PurchaseOrderIssued,
+        PurchaseOrderReleased,
         PurchaseOrderTransmitted,
         PurchaseOrderAcknowledged,
         PurchaseOrderChanged,
@@ -815,6 +904,8 @@ CATALOGUE = Catalogue(
         SupplierInvoiceApproved,
         SupplierInvoiceMatchFailed,
         SupplierInvoiceRejected,
+        EdiInterchangeReceived,
+        EdiAcknowledgementReceived,
     ]
 )
 EVENT_TYPES: Mapping[str, type[BaseModel]] = CATALOGUE.types

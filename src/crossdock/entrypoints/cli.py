@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from crossdock import bootstrap, config
-from crossdock.entrypoints import cli_orders
+from crossdock.entrypoints import cli_edi, cli_governance, cli_orders, cli_procurement
 from crossdock.hub import operations
 from crossdock.hub.ports import DeliveryFilter, DeliveryStatus
 from crossdock.storage.sql import migrate
@@ -39,6 +38,9 @@ app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(replay_app, name="replay")
 cli_orders.register(app)
+cli_procurement.register(app)
+cli_governance.register(app)
+cli_edi.register(app)
 
 console = Console()
 errors = Console(stderr=True)
@@ -108,6 +110,7 @@ def run(
     settings = load_settings(config_path, data_dir, **{"http.host": host, "http.port": port})
     runtime = bootstrap.build(settings)
     migrate.upgrade(runtime.engine)
+    _first_key_hint(runtime)
     metrics = Metrics()
     # With workers here, intake is stored by the worker's own unit of work: one writer for the database.
     intake = IntakeWriter(
@@ -336,7 +339,7 @@ def dlq_replay(
     note: Annotated[str, typer.Option(help="Why: kept with the replay record.")] = "",
 ) -> None:
     """Replay dead letters: one (optionally with an edited payload) or all matching filters."""
-    actor = os.environ.get("USER", "cli")
+    actor = cli_governance.actor()
     with opened(config_path, data_dir) as runtime:
         if delivery_id:
             payload = json.loads(payload_file.read_text()) if payload_file else None
@@ -376,7 +379,7 @@ def replay_messages(
     with opened(config_path, data_dir) as runtime:
         chosen = operations.replay_messages(
             runtime.hub,
-            actor=os.environ.get("USER", "cli"),
+            actor=cli_governance.actor(),
             source=source,
             message_ids=message_id,
             dry_run=dry_run,
@@ -408,7 +411,7 @@ def replay_events(
                     destination=destination,
                     after=after,
                     upto=upto or head,
-                    actor=os.environ.get("USER", "cli"),
+                    actor=cli_governance.actor(),
                     dry_run=dry_run,
                 )
             except LookupError as exc:
@@ -466,6 +469,21 @@ def bench(
         sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     else:
         bench_module.print_table(console, figures)
+
+
+def _first_key_hint(runtime: bootstrap.Runtime) -> None:
+    """A new estate has no key yet: say how to make one rather than leave the first caller with a 401."""
+    if runtime.settings.api.auth == "off":
+        errors.print("[yellow]api.auth is off: the HTTP API serves anyone who can reach it.[/yellow]")
+        return
+    with runtime.hub.begin() as uow:
+        if any(key.active for key in uow.keys.all()):
+            return
+    errors.print(
+        "No API key yet: every /v1 call needs one. Create an admin key with\n"
+        "  crossdock keys create --name me --scopes admin\n"
+        'and send it as `-H "Authorization: Bearer $KEY"`.'
+    )
 
 
 def _exit_on_terminate(signum: int, _frame: object) -> None:

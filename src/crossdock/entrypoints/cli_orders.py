@@ -1,7 +1,8 @@
 """The operator's order-to-cash commands: orders, exceptions, availability and inventory reconciliation.
 
-Owns: reading count files and presenting hub.views in the terminal. Must not: compute business answers itself
-(hub.views and the order-to-cash runtime do) or load settings its own way (the main command's `opened` does).
+Owns: reading count files, presenting hub.views in the terminal, and recording the operator's decisions (exception
+actions, reconciliations, period changes) in the audit trail. Must not: compute business answers itself (hub.views and
+the order-to-cash runtime do) or load settings its own way (the main command's `opened` does).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rich.table import Table
 
 from crossdock import bootstrap
 from crossdock.domain import catalog
-from crossdock.hub import views
+from crossdock.hub import operations, views
 from crossdock.hub.handlers.exceptions import AlreadyResolved, UnknownException
 from crossdock.hub.ports import ExceptionStatus
 
@@ -67,6 +68,12 @@ def _opened(config_path: Path | None, data_dir: Path | None) -> Iterator[bootstr
 
     with cli.opened(config_path, data_dir) as runtime:
         yield runtime
+
+
+def _actor() -> str:
+    from crossdock.entrypoints import cli_governance
+
+    return cli_governance.actor()
 
 
 def _print_json(value: Any) -> None:
@@ -125,6 +132,15 @@ def _set_period(period: str, ledger: str | None, config_path: Path | None, data_
             uow.journal.close_period(name, period)
         else:
             uow.journal.reopen_period(name, period)
+        operations.audit(
+            uow,
+            runtime.hub.clock.now(),
+            _actor(),
+            "period.close" if close else "period.reopen",
+            f"{name}:{period}",
+            ledger=name,
+            period=period,
+        )
         uow.commit()
     console.print(f"{period} of ledger {name} is {'closed to posting' if close else 'open again'}")
 
@@ -306,6 +322,17 @@ def exceptions_act(
             raise typer.Exit(1) from None
         with hub.begin() as uow:
             found = views.exception_detail(uow, exception_id)
+            operations.audit(
+                uow,
+                hub.clock.now(),
+                _actor(),
+                "exception.act",
+                exception_id,
+                action=action.value,
+                decided_by=who,
+                note=note,
+            )
+            uow.commit()
     assert found is not None
     if as_json:
         _print_json(found)
@@ -417,6 +444,20 @@ def reconcile_inventory(
         )
         with hub.begin() as uow:
             found = views.reconciliation_view(uow, report)
+            operations.audit(
+                uow,
+                hub.clock.now(),
+                _actor(),
+                "inventory.reconcile",
+                ident,
+                file=file.name,
+                source=source,
+                checked=found["checked"],
+                drifts=len(found["drifts"]),
+                adjustments=found["adjustments"],
+                exceptions=list(found["exceptions"]),
+            )
+            uow.commit()
     if as_json:
         _print_json(found)
         return

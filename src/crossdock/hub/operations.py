@@ -1,6 +1,7 @@
 """What operators ask of the hub, answered once for the CLI and the API alike: status, trace, dead letters.
 
-Owns: read models over the stores and the replay commands. Must not: format output (entrypoints do).
+Owns: read models over the stores and the replay commands (each recorded in the audit trail in its own transaction).
+Must not: format output (entrypoints do).
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ from typing import Any
 
 from crossdock.hub.ports import (
     Attempt,
+    AuditEntry,
     Delivery,
     DeliveryFilter,
     MessageStatus,
     ReplayRecord,
     StoredEvent,
     StoredMessage,
+    UnitOfWork,
 )
 from crossdock.hub.runtime import Hub
+
+
+def audit(uow: UnitOfWork, at: datetime, actor: str, action: str, target: str, /, **details: Any) -> None:
+    """Add one record to the audit trail in the caller's unit of work: it commits with the action or not at all."""
+    uow.audit.append([AuditEntry(actor=actor, action=action, target=target, at=at, details=details)])
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,18 @@ def replay_dead_letters(
 ) -> list[Delivery]:
     with hub.begin() as uow:
         chosen = hub.outbox.replay(uow, flt, hub.clock.now(), actor, dry_run=dry_run, payload=payload, note=note)
+        if chosen and not dry_run:
+            audit(
+                uow,
+                hub.clock.now(),
+                actor,
+                "deliveries.replay",
+                f"{len(chosen)} dead letters",
+                ids=[d.id for d in chosen],
+                filter=_filter_view(flt),
+                edited=payload is not None,
+                note=note,
+            )
         uow.commit()
     return chosen
 
@@ -125,6 +145,7 @@ def replay_delivery(
         revived = uow.outbox.revive(delivery_id, hub.clock.now(), payload)
         if revived:
             uow.replays.add(ReplayRecord("delivery", delivery_id, hub.clock.now(), actor, note))
+            audit(uow, hub.clock.now(), actor, "delivery.replay", delivery_id, edited=payload is not None, note=note)
         uow.commit()
     return revived
 
@@ -144,6 +165,16 @@ def replay_messages(
         else:
             candidates = uow.inbox.find(source=source, status=MessageStatus.FAILED, limit=limit)
         chosen = hub.replay_messages(uow, candidates, actor, dry_run=dry_run)
+        if chosen and not dry_run:
+            audit(
+                uow,
+                hub.clock.now(),
+                actor,
+                "messages.replay",
+                ",".join(str(m.id) for m in chosen)[:600],
+                ids=[m.id for m in chosen],
+                source=source,
+            )
         uow.commit()
     return chosen
 
@@ -167,6 +198,18 @@ def resend_events(
             else:
                 total += len(events)
             position = events[-1].position
+        if not dry_run:
+            audit(
+                uow,
+                hub.clock.now(),
+                actor,
+                "events.resend",
+                destination,
+                after=after,
+                upto=upto,
+                deliveries=total,
+                generation=generation,
+            )
         uow.commit()
     return total
 
@@ -225,3 +268,14 @@ def delivery_view(found: Delivery, attempts: list[Attempt] | None = None) -> dic
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _filter_view(flt: DeliveryFilter) -> dict[str, Any]:
+    return {
+        "destination": flt.destination,
+        "event_type": flt.event_type,
+        "error_contains": flt.error_contains,
+        "since": _iso(flt.since),
+        "until": _iso(flt.until),
+        "limit": flt.limit,
+    }

@@ -356,6 +356,9 @@ class UnitOfWork(Protocol):
     journal: JournalStore
     exceptions: ExceptionStore
     links: LinkStore
+    keys: KeyStore
+    audit: AuditLog
+    purchase_orders: PurchaseOrderStore
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -566,3 +569,120 @@ class LinkStore(Protocol):
         """Take (and forget) the events waiting for this key, oldest first."""
 
     def parked(self, limit: int = 100) -> list[tuple[str, str, Envelope]]: ...
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Governance: API keys and the hash-chained audit trail (hub/governance.py holds the rules over them).
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key as stored: never its secret, only a salted HMAC of it. `rate_per_minute` None is no limit;
+    `channel` None sees every channel's orders."""
+
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    salt: str  # hex
+    secret_hash: str  # hex HMAC-SHA256(salt, secret)
+    created_at: datetime
+    channel: str | None = None
+    rate_per_minute: int | None = None
+    created_by: str = ""
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class KeyStore(Protocol):
+    def add(self, key: ApiKey) -> None:
+        """Store a new key; an id that exists already raises (ids are random: a clash is a bug, not a retry)."""
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def all(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+
+    def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark revoked (a second revoke keeps the first time); None when there is no such key."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What happened, before the audit log gives it a place in the chain."""
+
+    actor: str
+    action: str
+    target: str
+    at: datetime
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One link of the chain: `hash` is SHA-256 over the canonical form of every other field, prev_hash included."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditLog(Protocol):
+    def append(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Chain the entries onto the last record, in order. Appenders in other transactions and processes wait
+        for this one, so the chain never forks."""
+
+    def read(self, after: int = 0, limit: int = 1000) -> list[AuditRecord]:
+        """Records with seq > after, in seq order."""
+
+    def last(self) -> AuditRecord | None: ...
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Business state the procure-to-pay handlers keep: purchase orders.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurchaseOrderRecord:
+    """One purchase order's workflow state as stored: `state` is the JSON form of the domain's POState, `document`
+    the canonical PurchaseOrder of its current revision (None until the PO itself arrived; facts that need it wait).
+    Versioned as OrderRecord: 0 for a PO not stored yet, one more per save, a stale save is a ConcurrentUpdate."""
+
+    po_id: str
+    status: str
+    state: Mapping[str, Any]
+    version: int = 0
+    supplier_id: str | None = None
+    document: Mapping[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseOrderFilter:
+    status: str | None = None
+    supplier_id: str | None = None
+    updated_before: datetime | None = None
+    limit: int = 100
+
+
+class PurchaseOrderStore(Protocol):
+    def load(self, po_id: str) -> PurchaseOrderRecord | None: ...
+
+    def save(self, record: PurchaseOrderRecord, at: datetime) -> PurchaseOrderRecord:
+        """Insert (version 0) or update (the version read): returns the record with its new version."""
+
+    def find(self, flt: PurchaseOrderFilter) -> list[PurchaseOrderRecord]:
+        """Newest update first."""
+
+    def counts(self) -> dict[str, int]:
+        """Purchase orders per status."""

@@ -1,5 +1,6 @@
 """Read views of order-to-cash for portals and operators: orders, availability, exceptions, the journal and
-reconciliation reports, answered once as JSON-ready dicts for the API and the CLI alike (decimals as strings).
+reconciliation reports, and of procure-to-pay: purchase orders with their receipts, invoices and match results;
+answered once as JSON-ready dicts for the API and the CLI alike (decimals as strings).
 
 Owns: the shape of these answers and the availability cursor. Must not: write anything, or format for a terminal.
 """
@@ -17,7 +18,10 @@ from urllib.parse import quote
 
 from crossdock.domain import inventory
 from crossdock.domain.accounting import JournalEntry
+from crossdock.domain.money import round_money
+from crossdock.domain.procurement import PurchaseOrder
 from crossdock.domain.workflows import order_to_cash as otc
+from crossdock.domain.workflows import procure_to_pay as p2p
 from crossdock.hub.handlers.policy import OrderToCashPolicy
 from crossdock.hub.ports import (
     BusinessException,
@@ -25,6 +29,8 @@ from crossdock.hub.ports import (
     ExceptionStatus,
     OrderFilter,
     OrderRecord,
+    PurchaseOrderFilter,
+    PurchaseOrderRecord,
     StoredEvent,
     UnitOfWork,
 )
@@ -336,6 +342,212 @@ def reconciliation_view(uow: UnitOfWork, report: inventory.ReconciliationReport)
         "adjustments": len(report.adjustments),
         "exceptions": raised,
     }
+
+
+# ---- purchase orders -------------------------------------------------------------------------------------------
+
+PURCHASE_ORDER_KIND = "purchase_order"  # what the procurement desk's exceptions are about
+
+
+def purchase_order_link(po_id: str) -> str:
+    return f"/v1/purchase-orders/{quote(po_id, safe='')}"
+
+
+def purchase_order_state(record: PurchaseOrderRecord) -> p2p.POState:
+    return p2p.POState.model_validate(record.state)
+
+
+def purchase_order_summary(record: PurchaseOrderRecord) -> dict[str, Any]:
+    state = purchase_order_state(record)
+    known = state.currency is not None
+    return {
+        "purchase_order": record.po_id,
+        "status": record.status,
+        "supplier": record.supplier_id,
+        "currency": state.currency,
+        "ship_to": state.ship_to,
+        # A PO known only from facts that came before it has no currency, hence no amounts yet.
+        "ordered_value": _dec(_ordered_value(state)) if known else None,
+        "received_value": _dec(p2p.received_value(state)) if known else None,
+        "invoiced_value": _dec(_invoiced_value(state)) if known else None,
+        "created_at": _iso(record.created_at),
+        "updated_at": _iso(record.updated_at),
+        "link": purchase_order_link(record.po_id),
+    }
+
+
+def list_purchase_orders(
+    uow: UnitOfWork, *, status: str | None = None, supplier: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Newest update first."""
+    found = uow.purchase_orders.find(PurchaseOrderFilter(status=status, supplier_id=supplier, limit=limit))
+    return [purchase_order_summary(record) for record in found]
+
+
+def purchase_order_view(uow: UnitOfWork, po_id: str, policy: p2p.Policy = p2p.DEFAULT_POLICY) -> dict[str, Any] | None:
+    """One purchase order as procurement and finance need it: per line what was ordered, acknowledged, announced,
+    received and invoiced, the variances, the match of every invoice, why it is still open, its exceptions, running
+    timers and history. None when the hub has no state for it. `policy` dates the timers as the desk does."""
+    record = uow.purchase_orders.load(po_id)
+    if record is None:
+        return None
+    state = purchase_order_state(record)
+    document = PurchaseOrder.model_validate(record.document) if record.document is not None else None
+    exceptions = [
+        exception_view(e)
+        for e in uow.exceptions.find(ExceptionFilter(status=ExceptionStatus.OPEN, about_key=po_id, limit=1000))
+        if e.about_kind == PURCHASE_ORDER_KIND
+    ]
+    return {
+        **purchase_order_summary(record),
+        "revision": state.revision,
+        "sent_revision": state.sent_revision,
+        "last_sent_at": _iso(state.last_sent_at),
+        "acknowledgement": {
+            "id": state.acknowledgement_id,
+            "standing": state.standing.value if state.standing is not None else None,
+            "proposals": [_proposal_view(proposal) for proposal in state.proposals],
+        },
+        "lines": [_po_line_view(state, line, document) for line in state.lines],
+        "notices": [
+            {
+                "shipment": notice.shipment_id,
+                "expected_on": notice.expected_on.isoformat(),
+                "lines": [{"line_id": part.line_id, "quantity": _dec(part.quantity)} for part in notice.lines],
+            }
+            for notice in state.notices
+        ],
+        "receipts": [
+            {
+                "receipt": receipt.receipt_id,
+                "shipment": receipt.shipment_id,
+                "location": receipt.location,
+                "lines": [
+                    {
+                        "line_id": part.line_id,
+                        "received": _dec(part.quantity),
+                        "damaged": _dec(part.damaged),
+                        "accepted": _dec(part.accepted),
+                    }
+                    for part in receipt.lines
+                ],
+            }
+            for receipt in state.receipts
+        ],
+        "invoices": [_invoice_view(state, invoice) for invoice in state.invoices],
+        "open_reasons": list(p2p.open_reasons(state)),
+        "held_facts": [p2p.fact_key(fact) for fact in state.held],
+        "exceptions": exceptions,
+        # The deadlines running now: each has a durable timer that opens an exception for its owner when it passes.
+        "timers": [
+            {"stage": stage.value, "reference": reference or None, "due_at": due.isoformat()}
+            for (stage, reference), due in sorted(p2p.active_timers(state, policy).items())
+        ],
+        "history": history(uow.log.for_subject(po_id, limit=HISTORY_LIMIT)),
+    }
+
+
+def _po_line_view(state: p2p.POState, line: p2p.LineState, document: PurchaseOrder | None) -> dict[str, Any]:
+    ordered = next((ln for ln in document.lines if str(ln.line) == line.line_id), None) if document else None
+    acknowledged = state.standing is p2p.Standing.ACCEPTED
+    return {
+        "line_id": line.line_id,
+        "sku": line.sku,
+        "substituted_for": line.substituted_for,
+        "unit": ordered.quantity.unit if ordered is not None else None,
+        # As the buyer's current revision orders it, and as the supplier's accepted answer (and cancellations) left it.
+        "ordered": _dec(ordered.quantity.value) if ordered is not None else _dec(line.ordered),
+        "ordered_unit_price": _dec(ordered.unit_price) if ordered is not None else _dec(line.unit_price),
+        "acknowledged": _dec(line.ordered) if acknowledged else None,
+        "unit_price": _dec(line.unit_price),
+        "delivery_on": line.delivery_on.isoformat() if line.delivery_on is not None else None,
+        "cancelled": _dec(line.cancelled),
+        "open": _dec(line.open),
+        "noticed": _dec(line.noticed),
+        "received": _dec(line.received),
+        "damaged": _dec(line.damaged),
+        "invoiced": _dec(line.invoiced),
+        "awaited": _dec(line.awaited),
+        "variances": {
+            # Negative: fewer than still ordered arrived (so far); positive: more.
+            "received": _dec(line.received - line.open),
+            "noticed": _dec(line.noticed - line.open),
+        },
+    }
+
+
+def _proposal_view(proposal: p2p.Proposal) -> dict[str, Any]:
+    return {
+        "line_id": proposal.line_id,
+        "status": proposal.status.value,
+        "quantity": _dec(proposal.quantity) if proposal.quantity is not None else None,
+        "unit_price": _dec(proposal.unit_price) if proposal.unit_price is not None else None,
+        "delivery_on": proposal.delivery_on.isoformat() if proposal.delivery_on is not None else None,
+        "substitute_sku": proposal.substitute_sku,
+        "beyond_policy": list(proposal.beyond_policy),
+    }
+
+
+def _invoice_view(state: p2p.POState, invoice: p2p.InvoiceRecord) -> dict[str, Any]:
+    accrued = dict(invoice.accrued_prices)
+    lines = []
+    for part in invoice.lines:
+        line = state.line(part.line_id)
+        po_price = accrued.get(part.line_id, line.unit_price if line is not None else None)
+        lines.append(
+            {
+                "line_id": part.line_id,
+                "quantity": _dec(part.quantity),
+                "unit_price": _dec(part.unit_price),
+                "po_unit_price": _dec(po_price) if po_price is not None else None,
+                "price_variance": _dec(part.unit_price - po_price) if po_price is not None else None,
+            }
+        )
+    view: dict[str, Any] = {
+        "invoice": invoice.invoice_id,
+        "status": invoice.status.value,
+        "currency": invoice.currency,
+        "tax": _dec(invoice.tax),
+        "total": _dec(invoice.total),
+        "resolution": invoice.resolution,
+        "note": invoice.note,
+        "lines": lines,
+        "reasons": [
+            {"code": reason.code.value, "line_id": reason.line_id, "text": reason.text} for reason in invoice.reasons
+        ],
+    }
+    if invoice.status not in p2p.FINAL_INVOICE and state.currency is not None:
+        # How it matches against the PO as it stands now: per line, quantity against receipts and price against
+        # the PO, within the supplier's tolerance.
+        result = p2p.match_invoice_state(state, invoice)
+        view["match"] = [
+            {
+                "line_id": verdict.line_id,
+                "received": _dec(verdict.received),
+                "invoiced_before": _dec(verdict.invoiced_before),
+                "quantity_ok": verdict.quantity_ok,
+                "price_ok": verdict.price_ok,
+            }
+            for verdict in result.lines
+        ]
+    return view
+
+
+def _ordered_value(state: p2p.POState) -> Decimal:
+    currency = state.currency or ""
+    return sum((round_money(line.open * line.unit_price, currency) for line in state.lines), ZERO)
+
+
+def _invoiced_value(state: p2p.POState) -> Decimal:
+    return sum(
+        (
+            round_money(part.quantity * part.unit_price, invoice.currency)
+            for invoice in state.invoices
+            if invoice.status is p2p.InvoiceStatus.APPROVED
+            for part in invoice.lines
+        ),
+        ZERO,
+    )
 
 
 # ---- inside ----------------------------------------------------------------------------------------------------

@@ -22,9 +22,14 @@ from crossdock.domain import inventory
 from crossdock.domain.accounting import JournalEntry
 from crossdock.domain.accounting import LedgerState as AccountingLedger
 from crossdock.domain.events import Envelope
+from crossdock.hub import governance
 from crossdock.hub.ports import (
+    ApiKey,
     Attempt,
     AttemptOutcome,
+    AuditEntry,
+    AuditLog,
+    AuditRecord,
     BreakerState,
     BusinessException,
     ConcurrentUpdate,
@@ -44,6 +49,7 @@ from crossdock.hub.ports import (
     IntakeStatus,
     InventoryStore,
     JournalStore,
+    KeyStore,
     LeaseStore,
     LinkStore,
     MessageStatus,
@@ -53,6 +59,9 @@ from crossdock.hub.ports import (
     OrderRecord,
     OrderStore,
     OutboxStore,
+    PurchaseOrderFilter,
+    PurchaseOrderRecord,
+    PurchaseOrderStore,
     ReplayLog,
     ReplayRecord,
     StoredEvent,
@@ -164,6 +173,9 @@ class _State:
     exceptions: dict[str, BusinessException] = field(default_factory=dict)
     links: dict[tuple[str, str], str] = field(default_factory=dict)
     parked: dict[tuple[str, str, str], _ParkedRow] = field(default_factory=dict)  # insertion order is the seq
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)
+    audit: list[AuditRecord] = field(default_factory=list)
+    purchase_orders: dict[str, PurchaseOrderRecord] = field(default_factory=dict)
 
     def snapshot(self) -> _State:
         copied: dict[str, Any] = {}
@@ -981,6 +993,9 @@ class MemoryUnitOfWork:
         self.journal: JournalStore = MemoryJournal(self)
         self.exceptions: ExceptionStore = MemoryExceptions(self)
         self.links: LinkStore = MemoryLinks(self)
+        self.keys: KeyStore = MemoryKeys(self)
+        self.audit: AuditLog = MemoryAudit(self)
+        self.purchase_orders: PurchaseOrderStore = MemoryPurchaseOrders(self)
 
     @property
     def state(self) -> _State:
@@ -1035,3 +1050,87 @@ class MemoryUnitOfWorkFactory:
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._shared, self._now, self._busy_timeout)
+
+
+class MemoryKeys(_Store):
+    def add(self, key: ApiKey) -> None:
+        if key.id in self._s.api_keys:
+            raise UniqueViolation(f"an API key with id {key.id} exists")
+        self._s.api_keys[key.id] = replace(
+            key, scopes=tuple(key.scopes), created_at=_utc(key.created_at), revoked_at=_utc_or_none(key.revoked_at)
+        )
+
+    def get(self, key_id: str) -> ApiKey | None:
+        return self._s.api_keys.get(key_id)
+
+    def all(self) -> list[ApiKey]:
+        return sorted(self._s.api_keys.values(), key=lambda k: (k.created_at, k.id))
+
+    def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+        key = self._s.api_keys.get(key_id)
+        if key is not None and key.revoked_at is None:
+            key = self._s.api_keys[key_id] = replace(key, revoked_at=_utc(at))
+        return key
+
+
+class MemoryAudit(_Store):
+    """Appends only; the unit-of-work lock stands in for the SQL appenders' lock."""
+
+    def append(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        linked = governance.chain(self.last(), entries)
+        self._s.audit.extend(linked)
+        return [replace(r, details=_json(r.details)) for r in linked]
+
+    def read(self, after: int = 0, limit: int = 1000) -> list[AuditRecord]:
+        rows = [r for r in self._s.audit if r.seq > after]
+        return [replace(r, details=_json(r.details)) for r in _first(rows, limit)]
+
+    def last(self) -> AuditRecord | None:
+        return replace(self._s.audit[-1], details=_json(self._s.audit[-1].details)) if self._s.audit else None
+
+
+def _po_out(row: PurchaseOrderRecord) -> PurchaseOrderRecord:
+    return replace(row, state=_json(row.state), document=_json(row.document))
+
+
+class MemoryPurchaseOrders(_Store):
+    def load(self, po_id: str) -> PurchaseOrderRecord | None:
+        row = self._s.purchase_orders.get(po_id)
+        return _po_out(row) if row else None
+
+    def save(self, record: PurchaseOrderRecord, at: datetime) -> PurchaseOrderRecord:
+        stored = self._s.purchase_orders.get(record.po_id)
+        if (stored is None) != (record.version == 0) or (stored is not None and stored.version != record.version):
+            raise ConcurrentUpdate(f"purchase order {record.po_id} changed since version {record.version} was read")
+        when = _utc(at)
+        row = replace(
+            record,
+            state=_json(dict(record.state)),
+            document=_json(dict(record.document)) if record.document is not None else None,
+            version=record.version + 1,
+            created_at=when if stored is None else stored.created_at,
+            updated_at=when,
+        )
+        self._s.purchase_orders[record.po_id] = row
+        return _po_out(row)
+
+    def find(self, flt: PurchaseOrderFilter) -> list[PurchaseOrderRecord]:
+        before = _utc_or_none(flt.updated_before)
+        rows = sorted(
+            (
+                r
+                for r in self._s.purchase_orders.values()
+                if (flt.status is None or r.status == flt.status)
+                and (flt.supplier_id is None or r.supplier_id == flt.supplier_id)
+                and (before is None or (r.updated_at is not None and r.updated_at < before))
+            ),
+            key=lambda r: (r.updated_at, r.po_id),
+            reverse=True,
+        )
+        return [_po_out(r) for r in _first(rows, flt.limit)]
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for r in self._s.purchase_orders.values():
+            found[r.status] = found.get(r.status, 0) + 1
+        return found

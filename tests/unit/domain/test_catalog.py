@@ -140,6 +140,9 @@ EXAMPLES: dict[str, Callable[[], Payload]] = {
         exception="EX-1", action=ExceptionAction.RETRY, resolved_by="ops@example.com"
     ),
     "crossdock.purchaseorder.issued.v1": lambda: catalog.PurchaseOrderIssued(purchase_order=make_po()),
+    "crossdock.purchaseorder.released.v1": lambda: catalog.PurchaseOrderReleased(
+        purchase_order=make_po(), revision=2, withdrawn=(3,), reason="revision 2"
+    ),
     "crossdock.purchaseorder.transmitted.v1": lambda: catalog.PurchaseOrderTransmitted(
         order="PO-1", revision=1, transmission="000000905", channel="x12"
     ),
@@ -231,6 +234,45 @@ EXAMPLES: dict[str, Callable[[], Payload]] = {
     "crossdock.supplierinvoice.rejected.v1": lambda: catalog.SupplierInvoiceRejected(
         invoice="INV-9", order="PO-1", supplier="SUP-1", reason="send a credit note for 2 units"
     ),
+    "crossdock.edi.interchange_received.v1": lambda: catalog.EdiInterchangeReceived(
+        partner="acme",
+        standard="x12",
+        interchange="000000042",
+        sender_qualifier="ZZ",
+        sender="ACME",
+        receiver_qualifier="ZZ",
+        receiver="CROSSDOCK",
+        version="00401",
+        status=catalog.InterchangeStatus.PARTIALLY_ACCEPTED,
+        groups=[
+            catalog.AcknowledgedGroup(
+                functional_id="PO",
+                control_number="7",
+                version="004010",
+                status="P",
+                included=2,
+                received=2,
+                accepted=1,
+                transactions=[
+                    catalog.AcknowledgedTransaction(set_id="850", control_number="0001", status="A"),
+                    catalog.AcknowledgedTransaction(
+                        set_id="850",
+                        control_number="0002",
+                        status="R",
+                        codes=["5"],
+                        errors=[catalog.AcknowledgedError(segment="PO1", position=4, code="2", element=6)],
+                    ),
+                ],
+            )
+        ],
+        issues=["error: syntax-note: PO1 syntax note P0607 is not met"],
+    ),
+    "crossdock.edi.acknowledgement_received.v1": lambda: catalog.EdiAcknowledgementReceived(
+        partner="acme",
+        standard="x12",
+        interchange="000000901",
+        groups=[catalog.AcknowledgedGroup(functional_id="PO", control_number="12", status="A", accepted=1)],
+    ),
 }
 
 
@@ -271,6 +313,7 @@ def test_the_catalogue_holds_every_fact_of_order_to_cash_and_procure_to_pay() ->
     procure_to_pay = {
         "purchaseorder": [
             "issued",
+            "released",
             "transmitted",
             "acknowledged",
             "changed",
@@ -283,9 +326,10 @@ def test_the_catalogue_holds_every_fact_of_order_to_cash_and_procure_to_pay() ->
         "receipt": ["posted", "matched"],
         "supplierinvoice": ["received", "approved", "match_failed", "rejected"],
     }
+    edi = {"edi": ["interchange_received", "acknowledgement_received"]}
     expected = {
         f"crossdock.{noun}.{verb}.v1"
-        for catalogue in (nouns_and_verbs, procure_to_pay)
+        for catalogue in (nouns_and_verbs, procure_to_pay, edi)
         for noun, verbs in catalogue.items()
         for verb in verbs
     }

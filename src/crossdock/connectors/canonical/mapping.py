@@ -1,7 +1,7 @@
 """Pure mapping of canonical documents (the catalogue's payloads, bare or inside a CloudEvent) to envelopes, with
 the business key and partition each type is known by. No I/O.
 
-Everything about one order shares the order's number as subject and partition, so the order's events are handled
+Everything about one order (or purchase order) shares its number as subject and partition, so its events are handled
 in order by one worker and its history is one query.
 """
 
@@ -36,6 +36,15 @@ _KEYS: Mapping[str, tuple[str, str]] = {
     catalog.CreditMemoPosted.event_type: ("credit_memo.number", "credit_memo.customer"),
     catalog.InventoryAdjusted.event_type: ("sku", "sku"),
     catalog.InventoryMoved.event_type: ("sku", "sku"),
+    # Procure to pay: everything about a purchase order is known by, and handled in the order of, its number.
+    catalog.PurchaseOrderIssued.event_type: ("purchase_order.number", "purchase_order.number"),
+    catalog.PurchaseOrderChanged.event_type: ("purchase_order.number", "purchase_order.number"),
+    catalog.PurchaseOrderTransmitted.event_type: ("order", "order"),
+    catalog.PurchaseOrderAcknowledged.event_type: ("acknowledgement.order", "acknowledgement.order"),
+    catalog.PurchaseOrderCancellationRequested.event_type: ("order", "order"),
+    catalog.ShipNoticeReceived.event_type: ("notice.order", "notice.order"),
+    catalog.GoodsReceiptPosted.event_type: ("receipt.order", "receipt.order"),
+    catalog.SupplierInvoiceReceived.event_type: ("invoice.order", "invoice.order"),
 }
 
 

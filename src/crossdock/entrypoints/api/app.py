@@ -1,4 +1,7 @@
-"""The HTTP API: intake, health, and operations over the hub (status, trace, dead letters, replay)."""
+"""The HTTP API: intake, health, and operations over the hub (status, trace, dead letters, replay).
+
+Every /v1 route needs an API key with its scope (entrypoints/api/auth.py) unless `api.auth` is off, and every /v1
+call is recorded in the audit trail; health and metrics stay open for probes and scrapers."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,9 +21,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossdock.bootstrap import Runtime
-from crossdock.entrypoints.api import orders, problems
+from crossdock.entrypoints.api import auth, orders, problems, purchase_orders
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
-from crossdock.hub import operations
+from crossdock.hub import governance, operations
 from crossdock.hub.errors import UnknownSource
 from crossdock.hub.ports import (
     DeliveryFilter,
@@ -58,12 +61,21 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     metrics = metrics or Metrics()
     http = runtime.settings.http
     state: dict[str, IntakeWriter] = {}
+    guard = auth.Guard(
+        hub.begin,
+        hub.clock,
+        required=runtime.settings.api.auth == "required",
+        key_cache_seconds=runtime.settings.api.key_cache_seconds,
+    )
+    audit = auth.AuditWriter(hub.begin)
+    admin_only = [Depends(guard.require(governance.ADMIN))]
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if intake is not None:
             state["writer"] = intake
             yield
+            audit.close()
             return
         state["writer"] = IntakeWriter(
             hub.accept,
@@ -73,6 +85,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         )
         yield
         state["writer"].close()
+        audit.close()
 
     app = FastAPI(
         title="Crossdock",
@@ -83,6 +96,9 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     app.add_exception_handler(StarletteHTTPException, problems.on_http_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
     app.add_exception_handler(Exception, problems.on_unexpected)
+    app.add_exception_handler(auth.Refused, auth.on_refused)
+    app.add_middleware(auth.AuditMiddleware, writer=audit, clock=hub.clock)
+    app.state.audit = audit
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -105,7 +121,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
             )
         return JSONResponse({"status": "ready", "revision": current})
 
-    @app.post("/v1/inbound/{source}", tags=["intake"], status_code=202)
+    @app.post("/v1/inbound/{source}", tags=["intake"], status_code=202, dependencies=[Depends(guard.webhook())])
     async def inbound(source: str, request: Request) -> JSONResponse:
         body = await request.body()
         try:
@@ -117,7 +133,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         metrics.received.labels(source, result.status.value).inc()
         return _intake_response(result)
 
-    @app.get("/v1/messages/{message_id}", tags=["operations"])
+    @app.get("/v1/messages/{message_id}", tags=["operations"], dependencies=admin_only)
     def get_message(message_id: int) -> JSONResponse:
         with hub.begin() as uow:
             message = uow.inbox.get(message_id)
@@ -127,15 +143,17 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         return JSONResponse(operations.message_view(message, events))
 
     @app.post("/v1/messages/{message_id}/replay", tags=["operations"])
-    def replay_message(message_id: int) -> JSONResponse:
-        replayed = operations.replay_messages(hub, actor="api", message_ids=[message_id])
+    def replay_message(
+        message_id: int, principal: auth.Principal = Depends(guard.require(governance.ADMIN))
+    ) -> JSONResponse:
+        replayed = operations.replay_messages(hub, actor=principal.actor, message_ids=[message_id])
         if not replayed:
             return problems.problem(
                 409, "not-replayable", "Not replayable", f"message {message_id} does not exist or has not failed"
             )
         return JSONResponse({"replayed": [m.id for m in replayed]})
 
-    @app.get("/v1/deliveries", tags=["operations"])
+    @app.get("/v1/deliveries", tags=["operations"], dependencies=admin_only)
     def list_deliveries(
         status: DeliveryStatus | None = DeliveryStatus.DEAD,
         destination: str | None = None,
@@ -150,7 +168,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         )
         return JSONResponse({"items": [operations.delivery_view(d) for d in found]})
 
-    @app.get("/v1/deliveries/{delivery_id}", tags=["operations"])
+    @app.get("/v1/deliveries/{delivery_id}", tags=["operations"], dependencies=admin_only)
     def get_delivery(delivery_id: str) -> JSONResponse:
         found = operations.delivery(hub, delivery_id)
         if found is None:
@@ -158,7 +176,9 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         return JSONResponse(operations.delivery_view(*found))
 
     @app.post("/v1/deliveries/replay", tags=["operations"])
-    def replay_deliveries(request: ReplayRequest) -> JSONResponse:
+    def replay_deliveries(
+        request: ReplayRequest, principal: auth.Principal = Depends(guard.require(governance.ADMIN))
+    ) -> JSONResponse:
         flt = DeliveryFilter(
             request.destination,
             request.event_type,
@@ -168,15 +188,21 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
             DeliveryStatus.DEAD,
             request.limit,
         )
-        chosen = operations.replay_dead_letters(hub, flt, actor="api", dry_run=request.dry_run, note=request.note)
+        chosen = operations.replay_dead_letters(
+            hub, flt, actor=principal.actor, dry_run=request.dry_run, note=request.note
+        )
         return JSONResponse({"dry_run": request.dry_run, "count": len(chosen), "ids": [d.id for d in chosen]})
 
     @app.post("/v1/deliveries/{delivery_id}/replay", tags=["operations"])
-    def replay_delivery(delivery_id: str, request: EditReplayRequest | None = None) -> JSONResponse:
+    def replay_delivery(
+        delivery_id: str,
+        principal: auth.Principal = Depends(guard.require(governance.ADMIN)),
+        request: EditReplayRequest | None = None,
+    ) -> JSONResponse:
         revived = operations.replay_delivery(
             hub,
             delivery_id,
-            actor="api",
+            actor=principal.actor,
             payload=request.payload if request else None,
             note=request.note if request else "",
         )
@@ -189,7 +215,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
             )
         return JSONResponse({"replayed": [delivery_id]})
 
-    @app.get("/v1/status", tags=["operations"])
+    @app.get("/v1/status", tags=["operations"], dependencies=admin_only)
     def get_status() -> JSONResponse:
         s = operations.status(hub)
         return JSONResponse(
@@ -205,7 +231,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
             }
         )
 
-    @app.get("/v1/trace/{key}", tags=["operations"])
+    @app.get("/v1/trace/{key}", tags=["operations"], dependencies=admin_only)
     def get_trace(key: str) -> JSONResponse:
         found = operations.trace(hub, key)
         if not found.found:
@@ -232,7 +258,10 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     def get_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(orders.router(runtime, submit=lambda message: state["writer"].submit(message), metrics=metrics))
+    app.include_router(
+        orders.router(runtime, submit=lambda message: state["writer"].submit(message), metrics=metrics, guard=guard)
+    )
+    app.include_router(purchase_orders.router(runtime, guard=guard))
     return app
 
 

@@ -1,5 +1,6 @@
 """The order-to-cash experience API: orders come in through the durable intake (source "api"); orders, availability,
-exceptions and the journal are read through hub.views; operators act on exceptions.
+exceptions and the journal are read through hub.views; operators act on exceptions. A key restricted to a channel
+sees and places only that channel's orders.
 
 Owns: these routes and their problem codes. Must not: write a store itself (intake and the order-to-cash runtime do).
 """
@@ -12,17 +13,17 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from crossdock.bootstrap import ORDERS_API_SOURCE, Runtime
 from crossdock.domain import catalog, documents
-from crossdock.entrypoints.api import problems
-from crossdock.hub import views
+from crossdock.entrypoints.api import auth, problems
+from crossdock.hub import governance, views
 from crossdock.hub.handlers.exceptions import AlreadyResolved, UnknownException
 from crossdock.hub.inbox import IDEMPOTENCY_HEADER
-from crossdock.hub.ports import ExceptionStatus, IntakeResult, IntakeStatus, MessageStatus, NewMessage
+from crossdock.hub.ports import AuditEntry, ExceptionStatus, IntakeResult, IntakeStatus, MessageStatus, NewMessage
 from crossdock.observability.metrics import Metrics
 
 Submit = Callable[[NewMessage], "Future[IntakeResult]"]
@@ -35,12 +36,14 @@ class ExceptionActionRequest(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) -> APIRouter:
-    """The routes over a built runtime; `submit` hands a prepared message to the app's intake writer."""
+def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metrics | None = None) -> APIRouter:
+    """The routes over a built runtime; `submit` hands a prepared message to the app's intake writer, `guard` says
+    who may call which route."""
     hub = runtime.hub
     order_to_cash = runtime.order_to_cash
     policy = order_to_cash.policy
     api = APIRouter()
+    admin_only = [Depends(guard.require(governance.ADMIN))]
 
     @api.post(
         "/v1/orders",
@@ -52,7 +55,9 @@ def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) 
             "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
         },
     )
-    async def post_order(request: Request) -> JSONResponse:
+    async def post_order(
+        request: Request, principal: auth.Principal = Depends(guard.require(governance.ORDERS_WRITE))
+    ) -> JSONResponse:
         """Take a canonical SalesOrder. The Idempotency-Key header is required: the same key again answers the
         first outcome, the same key with another body is a conflict."""
         if not request.headers.get(IDEMPOTENCY_HEADER, "").strip():
@@ -66,6 +71,8 @@ def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) 
             )
         body = await request.body()
         order, invalid = _sales_order(body)
+        if order is not None and not principal.sees(order.channel):
+            raise auth.forbidden()
         message = hub.intake.prepare(ORDERS_API_SOURCE, body, dict(request.headers), hub.clock.now())
         if invalid and message.status is MessageStatus.PENDING:
             # Kept as it came, failed with the reason: visible, and replayable once the sender's mistake is fixed.
@@ -110,24 +117,31 @@ def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) 
 
     @api.get("/v1/orders", tags=["orders"])
     def list_orders(
+        principal: auth.Principal = Depends(guard.require(governance.ORDERS_READ)),
         status: str | None = None,
         channel: str | None = None,
         customer: str | None = None,
         limit: int = Query(default=100, ge=1, le=1000),
     ) -> JSONResponse:
+        if channel is not None and not principal.sees(channel):
+            raise auth.forbidden()
+        channel = channel or principal.channel
         with hub.begin() as uow:
             found = views.list_orders(uow, status=status, channel=channel, customer=customer, limit=limit)
         return JSONResponse({"items": found})
 
     @api.get("/v1/orders/{order_id:path}", tags=["orders"])
-    def get_order(order_id: str) -> JSONResponse:
+    def get_order(
+        order_id: str, principal: auth.Principal = Depends(guard.require(governance.ORDERS_READ))
+    ) -> JSONResponse:
         with hub.begin() as uow:
             found = views.order_view(uow, order_id)
-        if found is None:
+        # Another channel's order is answered as missing: a restricted key learns nothing about it.
+        if found is None or not principal.sees(found["channel"]):
             return problems.problem(404, "order-not-found", "No such order", f"the hub knows no order {order_id}")
         return JSONResponse(found)
 
-    @api.get("/v1/availability", tags=["inventory"])
+    @api.get("/v1/availability", tags=["inventory"], dependencies=[Depends(guard.require(governance.INVENTORY_READ))])
     def get_availability(
         sku: str | None = None,
         location: str | None = None,
@@ -152,7 +166,7 @@ def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) 
                 return problems.problem(422, "invalid-cursor", "The cursor is not valid", str(exc))
         return JSONResponse(page)
 
-    @api.get("/v1/exceptions", tags=["exceptions"])
+    @api.get("/v1/exceptions", tags=["exceptions"], dependencies=admin_only)
     def list_exceptions(
         status: str = Query(default="open", pattern="^(open|resolved|all)$"),
         owner: str | None = None,
@@ -163,7 +177,7 @@ def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) 
             found = views.list_exceptions(uow, status=EXCEPTION_STATUSES[status], owner=owner, about=order, limit=limit)
         return JSONResponse({"items": found})
 
-    @api.get("/v1/exceptions/{exception_id}", tags=["exceptions"])
+    @api.get("/v1/exceptions/{exception_id}", tags=["exceptions"], dependencies=admin_only)
     def get_exception(exception_id: str) -> JSONResponse:
         with hub.begin() as uow:
             found = views.exception_detail(uow, exception_id)
@@ -172,7 +186,11 @@ def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) 
         return JSONResponse(found)
 
     @api.post("/v1/exceptions/{exception_id}/actions", tags=["exceptions"])
-    def act_on_exception(exception_id: str, request: ExceptionActionRequest) -> JSONResponse:
+    def act_on_exception(
+        exception_id: str,
+        request: ExceptionActionRequest,
+        principal: auth.Principal = Depends(guard.require(governance.ADMIN)),
+    ) -> JSONResponse:
         """Record a decision and carry it out: retry, override (accept a rejected order), cancel, or accept."""
         try:
             order_to_cash.act_on_exception(
@@ -188,10 +206,22 @@ def router(runtime: Runtime, *, submit: Submit, metrics: Metrics | None = None) 
         except AlreadyResolved as exc:
             return problems.problem(409, "exception-resolved", "Already resolved", str(exc))
         with hub.begin() as uow:
+            uow.audit.append(
+                [
+                    AuditEntry(
+                        actor=principal.actor,
+                        action="exception.act",
+                        target=exception_id,
+                        at=hub.clock.now(),
+                        details={"action": request.action.value, "decided_by": request.actor, "note": request.note},
+                    )
+                ]
+            )
             found = views.exception_detail(uow, exception_id)
+            uow.commit()
         return JSONResponse(found)
 
-    @api.get("/v1/journal", tags=["accounting"])
+    @api.get("/v1/journal", tags=["accounting"], dependencies=admin_only)
     def get_journal(
         ledger: str | None = None,
         after: int = Query(default=0, ge=0, description="Sequence to start after."),

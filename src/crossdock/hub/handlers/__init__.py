@@ -1,5 +1,6 @@
 """Order-to-cash on the runtime: the order, stock and posting desks, their timers, and the operator actions that
-publish events (exception actions, inventory reconciliation).
+publish events (exception actions, inventory reconciliation). Procure-to-pay (procurement.py) shares its stock and
+posting desks, and its exceptions are acted on through the same act_on_exception.
 
 Owns: wiring the desks into a router and the timers. Must not: read configuration (bootstrap passes the policy).
 """
@@ -17,6 +18,7 @@ from crossdock.hub.handlers import exceptions
 from crossdock.hub.handlers.orders import SLA_TIMER, OrderDesk
 from crossdock.hub.handlers.policy import OrderToCashPolicy
 from crossdock.hub.handlers.postings import PostingDesk
+from crossdock.hub.handlers.procurement import ProcureToPay, ProcureToPayPolicy
 from crossdock.hub.handlers.stock import AVAILABILITY_TIMER, StockDesk
 from crossdock.hub.ports import BusinessException, Timer, UnitOfWork, UnitOfWorkFactory
 from crossdock.hub.router import HandlerContext, Router
@@ -25,7 +27,7 @@ from crossdock.hub.timers import TimerJob, Timers
 Publish = Callable[[UnitOfWork, Sequence[Envelope], int | None, datetime], None]
 OPERATOR_SOURCE = "crossdock/operator"
 
-__all__ = ["OrderToCash", "OrderToCashPolicy"]
+__all__ = ["OrderToCash", "OrderToCashPolicy", "ProcureToPay", "ProcureToPayPolicy"]
 
 
 def _root(kind: str, key: str, now: datetime, partition: str) -> Envelope:

@@ -299,3 +299,54 @@ parked_events = sa.Table(
     sa.UniqueConstraint("kind", "key", "event_id", name="uq_parked_event"),
     sqlite_autoincrement=True,
 )
+
+# Governance: API keys (a salted HMAC of the secret, never the secret) and the hash-chained audit trail.
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("channel", sa.String(100)),
+    sa.Column("rate_per_minute", sa.Integer),
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    # Assigned by the appender as last + 1, not by the database: the number is part of what the hash covers.
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(300), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(600), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_actor", "actor", "seq"),
+    sa.Index("ix_audit_action", "action", "seq"),
+)
+
+# Procure-to-pay business state: one row per purchase order, its workflow state and the document it was issued as.
+
+purchase_orders = sa.Table(
+    "purchase_orders",
+    metadata,
+    sa.Column("po_id", sa.String(200), primary_key=True),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("supplier_id", sa.String(200)),
+    sa.Column("document", sa.JSON),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_purchase_orders_status", "status"),
+    sa.Index("ix_purchase_orders_supplier", "supplier_id"),
+    sa.Index("ix_purchase_orders_updated", "updated_at"),
+)

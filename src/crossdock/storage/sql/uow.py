@@ -21,6 +21,7 @@ from crossdock.domain.events import Envelope
 from crossdock.hub.ports import (
     Attempt,
     AttemptOutcome,
+    AuditLog,
     BreakerState,
     Delivery,
     DeliveryFilter,
@@ -35,6 +36,7 @@ from crossdock.hub.ports import (
     IntakeStatus,
     InventoryStore,
     JournalStore,
+    KeyStore,
     LeaseStore,
     LinkStore,
     MessageStatus,
@@ -42,6 +44,7 @@ from crossdock.hub.ports import (
     NewMessage,
     OrderStore,
     OutboxStore,
+    PurchaseOrderStore,
     ReplayLog,
     ReplayRecord,
     StoredEvent,
@@ -50,7 +53,7 @@ from crossdock.hub.ports import (
     TimerStore,
     UnitOfWork,
 )
-from crossdock.storage.sql import business
+from crossdock.storage.sql import business, governance, procurement
 from crossdock.storage.sql import tables as t
 
 
@@ -721,6 +724,9 @@ class SqlUnitOfWork:
     journal: JournalStore
     exceptions: ExceptionStore
     links: LinkStore
+    keys: KeyStore
+    audit: AuditLog
+    purchase_orders: PurchaseOrderStore
 
     def __init__(self, engine: Engine, now: Any) -> None:
         self._engine = engine
@@ -741,6 +747,9 @@ class SqlUnitOfWork:
         self.journal = business.SqlJournal(self._conn)
         self.exceptions = business.SqlExceptions(self._conn)
         self.links = business.SqlLinks(self._conn, self._now)
+        self.keys = governance.SqlKeys(self._conn)
+        self.audit = governance.SqlAudit(self._conn)
+        self.purchase_orders = procurement.SqlPurchaseOrders(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:
