@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from crossdock.storage.sql import migrate
 from tests.e2e.conftest import EstateFactory
 
@@ -27,3 +31,13 @@ def test_a_database_that_was_never_upgraded_is_not_ready_with_migrations_pending
     assert ready.status_code == 503
     assert ready.headers["content-type"] == "application/problem+json"
     assert ready.json()["code"] == "migrations-pending"
+
+
+def test_the_event_catalogue_is_served_without_a_key_and_is_the_committed_one(make_estate: EstateFactory) -> None:
+    estate = make_estate()
+    served = estate.client.get("/asyncapi.json", headers={"Authorization": ""})
+
+    assert served.status_code == 200, "the catalogue is documentation, readable like /openapi.json"
+    committed = Path(__file__).resolve().parents[2] / "schemas" / "asyncapi.yaml"
+    assert served.json() == yaml.safe_load(committed.read_text(encoding="utf-8"))
+    assert "crossdock_order_accepted_v1" in served.json()["channels"]

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from importlib import metadata
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossdock.bootstrap import Runtime
+from crossdock.domain import asyncapi
 from crossdock.entrypoints.api import auth, orders, problems, purchase_orders
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
 from crossdock.hub import governance, operations
@@ -258,11 +260,25 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     def get_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    catalogue = asyncapi.asyncapi_document(_version())
+
+    @app.get("/asyncapi.json", tags=["catalogue"])
+    def get_event_catalogue() -> dict[str, Any]:
+        """The event catalogue (AsyncAPI 3.0): every canonical event type, its payload schema and envelope."""
+        return catalogue
+
     app.include_router(
         orders.router(runtime, submit=lambda message: state["writer"].submit(message), metrics=metrics, guard=guard)
     )
     app.include_router(purchase_orders.router(runtime, guard=guard))
     return app
+
+
+def _version() -> str:
+    try:
+        return metadata.version("crossdock")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0.0.0"
 
 
 def _intake_response(result: IntakeResult) -> JSONResponse:
