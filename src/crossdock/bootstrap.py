@@ -17,6 +17,7 @@ from crossdock.config import DestinationSettings, Settings
 from crossdock.connectors.canonical.inbound import CanonicalInbound
 from crossdock.connectors.edi import profiles as edi_profiles
 from crossdock.connectors.edi.inbound import EdiInbound
+from crossdock.connectors.edi.outbound import EdiSender
 from crossdock.connectors.generic.inbound import GenericInbound
 from crossdock.connectors.generic.mapping import GenericMapping
 from crossdock.connectors.generic.outbound import JsonLinesSender, WebhookSender
@@ -201,6 +202,13 @@ def _sender(dest: DestinationSettings, settings: Settings) -> Sender:
             headers={name: value.get_secret_value() for name, value in dest.headers.items()},
             max_connections=settings.worker.send_concurrency,
         )
+    if dest.kind == "edi":
+        assert dest.partner is not None  # checked by the settings model
+        profile = edi_profiles.Profile(dest.partner, settings.partners[dest.partner])
+        transport = profile.transport(settings.data_dir)
+        if transport is None:
+            raise ValueError(f"partner {dest.partner} has no transport for its edi destination to write to")
+        return EdiSender(profile, transport)
     assert dest.path is not None
     path = Path(dest.path)
     return JsonLinesSender(path if path.is_absolute() else settings.data_dir / path)
