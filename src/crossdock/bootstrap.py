@@ -5,7 +5,7 @@ Nothing here runs at import time; entrypoints call build() once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from crossdock.connectors.canonical.inbound import CanonicalInbound
 from crossdock.connectors.edi import profiles as edi_profiles
 from crossdock.connectors.edi.inbound import EdiInbound
 from crossdock.connectors.edi.outbound import EdiSender
+from crossdock.connectors.files.poller import FilePoller
 from crossdock.connectors.generic.inbound import GenericInbound
 from crossdock.connectors.generic.mapping import GenericMapping
 from crossdock.connectors.generic.outbound import JsonLinesSender, WebhookSender
@@ -52,11 +53,14 @@ class Runtime:
     engine: Engine
     order_to_cash: OrderToCash
     procure_to_pay: ProcureToPay | None = None
+    pollers: list[FilePoller] = field(default_factory=list)  # partner inbound folders, read by the worker
 
     def close(self) -> None:
         for destination in self.hub.outbox.destinations.values():
             destination.sender.close()
         self.hub.outbox.pool.shutdown(wait=False)
+        for poller in self.pollers:
+            poller.transport.close()
         self.engine.dispose()
 
 
@@ -127,8 +131,25 @@ def build(
         ),
     )
     return Runtime(
-        hub=hub, settings=settings, engine=engine, order_to_cash=order_to_cash, procure_to_pay=procure_to_pay
+        hub=hub,
+        settings=settings,
+        engine=engine,
+        order_to_cash=order_to_cash,
+        procure_to_pay=procure_to_pay,
+        pollers=_partner_pollers(settings, hub),
     )
+
+
+def _partner_pollers(settings: Settings, hub: Hub) -> list[FilePoller]:
+    """One poller per EDI source whose partner has a folder or SFTP account: its inbound files feed that source."""
+    pollers = []
+    for name, source in settings.sources.items():
+        if source.kind != "edi" or source.partner is None:
+            continue
+        transport = edi_profiles.Profile(source.partner, settings.partners[source.partner]).transport(settings.data_dir)
+        if transport is not None:
+            pollers.append(FilePoller(transport, name, hub.receive))
+    return pollers
 
 
 def _inbound(name: str, source: dict[str, Any], settings: Settings) -> InboundAdapter:

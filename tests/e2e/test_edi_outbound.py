@@ -3,10 +3,13 @@ outbound folder, accepting the group it came in; a supplier's destination on the
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from crossdock.connectors import x12
+from crossdock.entrypoints.worker import Worker
+from crossdock.observability.metrics import Metrics
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import EstateFactory
 from tests.e2e.test_edi_intake import post_file
@@ -70,3 +73,32 @@ def test_a_customers_850_is_answered_by_a_997_in_its_outbound_folder_accepting_t
     # The supplier's destination took the customer's interchange too (same subscription) and wrote nothing for it.
     edi = sorted((d["destination"], d["status"]) for d in estate.all_deliveries() if d["destination"].startswith("edi"))
     assert edi == [("edi-acme-out", "delivered"), ("edi-xyz-out", "delivered")]
+
+
+def test_a_file_dropped_in_a_partners_inbound_folder_is_read_by_the_worker_archived_and_answered(
+    make_estate: EstateFactory, tmp_path: Path
+) -> None:
+    estate = make_estate(**EDI_OUT)
+    partner = tmp_path / "partners" / "xyz"
+    [poller] = estate.runtime.pollers
+    assert poller.source == "edi-xyz", "only partners with an edi source and a transport are polled"
+    (partner / "inbound").mkdir(parents=True, exist_ok=True)
+    (partner / "inbound" / "po-08292233294.edi").write_bytes(XYZ_850.read_bytes())
+
+    worker = Worker(estate.hub, Metrics(), idle_sleep=0.01, pollers=estate.runtime.pollers, poll_every=0.1)
+    worker.start()
+    try:
+        # The file is read once its size and time have settled (2 s), then answered by a 997.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not outbound(partner):
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+
+    [archived] = (partner / "archive").iterdir()
+    assert archived.name.endswith("_po-08292233294.edi"), "archived under its name, stamped with the time"
+    assert list((partner / "inbound").iterdir()) == [], "an archived file is no longer in inbound"
+    [written] = outbound(partner)
+    [ack] = x12.read_acknowledgements(x12.parse(written.read_bytes()))
+    assert ack.status == "A"
+    assert estate.client.get("/v1/orders/08292233294").status_code == 200, "the dropped 850 became an order"

@@ -119,7 +119,13 @@ def run(
         max_batch=settings.http.intake_batch_size,
         own_thread=False,
     )
-    worker = Worker(runtime.hub, metrics, idle_sleep=settings.worker.idle_sleep_ms / 1000, intake=intake)
+    worker = Worker(
+        runtime.hub,
+        metrics,
+        idle_sleep=settings.worker.idle_sleep_ms / 1000,
+        intake=intake,
+        pollers=runtime.pollers,
+    )
     api = create_app(runtime, metrics=metrics, intake=intake if workers else None)
     if workers:
         worker.start()
@@ -155,7 +161,9 @@ def worker(
     logs.configure(log_level)
     with opened(config_path, data_dir) as runtime:
         settings = runtime.settings
-        process = Worker(runtime.hub, Metrics(), idle_sleep=settings.worker.idle_sleep_ms / 1000)
+        process = Worker(
+            runtime.hub, Metrics(), idle_sleep=settings.worker.idle_sleep_ms / 1000, pollers=runtime.pollers
+        )
         signal.signal(signal.SIGTERM, lambda *_: process.stop_event.set())
         signal.signal(signal.SIGINT, lambda *_: process.stop_event.set())
         process.start()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from crossdock.connectors.files.poller import FilePoller as Poller
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
 from crossdock.hub.ports import INBOX_POOL, OUTBOX_POOL, Delivery, SendResult
 from crossdock.hub.runtime import Hub
@@ -50,6 +51,8 @@ class Worker:
     threads: list[threading.Thread] = field(default_factory=list)
     in_flight: list[_InFlight] = field(default_factory=list)
     intake: IntakeWriter | None = None  # drained here when the API runs in this process
+    pollers: Sequence[Poller] = ()  # partner folders and SFTP accounts read into intake, when configured
+    poll_every: float = 2.0
 
     def __post_init__(self) -> None:
         self._senders = ThreadPoolExecutor(max_workers=MAX_ROUNDS_IN_FLIGHT, thread_name_prefix="round")
@@ -58,7 +61,10 @@ class Worker:
 
     def start(self) -> None:
         self.hub.arm_timers()
-        for name, loop in (("pipeline", self._pipeline_loop), ("timers", self._timer_loop)):
+        loops: list[tuple[str, Callable[[], None]]] = [("pipeline", self._pipeline_loop), ("timers", self._timer_loop)]
+        if self.pollers:
+            loops.append(("partners", self._partner_loop))
+        for name, loop in loops:
             thread = threading.Thread(target=self._guarded(name, loop), name=f"worker-{name}", daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -162,6 +168,16 @@ class Worker:
         finished = self._take_finished()
         if finished:
             self.hub.pipeline_round(self.owner, [], [], finished, set())
+
+    def _partner_loop(self) -> None:
+        """Read the partners' inbound files. Each file is archived only after its message is durable, so a crash
+        between the two re-reads it and intake answers duplicate."""
+        while not self.stop_event.is_set():
+            for poller in self.pollers:
+                report = poller.poll_once()
+                if report.archived or report.rejected:
+                    log.info("partner files: %d archived, %d refused", len(report.archived), len(report.rejected))
+            self.stop_event.wait(self.poll_every)
 
     def _timer_loop(self) -> None:
         while not self.stop_event.is_set():
