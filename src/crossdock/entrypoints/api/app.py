@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from importlib import metadata
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -38,6 +38,10 @@ from crossdock.observability.metrics import Metrics
 from crossdock.storage.sql import migrate
 
 log = logging.getLogger(__name__)
+
+# Row ids and sequences are 64-bit signed integers in both databases: a larger number names nothing.
+MAX_ROW_ID = 2**63 - 1
+MessageId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 class ReplayRequest(BaseModel):
@@ -136,7 +140,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         return _intake_response(result)
 
     @app.get("/v1/messages/{message_id}", tags=["operations"], dependencies=admin_only)
-    def get_message(message_id: int) -> JSONResponse:
+    def get_message(message_id: MessageId) -> JSONResponse:
         with hub.begin() as uow:
             message = uow.inbox.get(message_id)
             events = uow.log.for_message(message_id) if message else []
@@ -146,7 +150,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
 
     @app.post("/v1/messages/{message_id}/replay", tags=["operations"])
     def replay_message(
-        message_id: int, principal: auth.Principal = Depends(guard.require(governance.ADMIN))
+        message_id: MessageId, principal: auth.Principal = Depends(guard.require(governance.ADMIN))
     ) -> JSONResponse:
         replayed = operations.replay_messages(hub, actor=principal.actor, message_ids=[message_id])
         if not replayed:

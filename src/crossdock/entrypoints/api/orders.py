@@ -26,6 +26,9 @@ from crossdock.hub.inbox import IDEMPOTENCY_HEADER
 from crossdock.hub.ports import AuditEntry, ExceptionStatus, IntakeResult, IntakeStatus, MessageStatus, NewMessage
 from crossdock.observability.metrics import Metrics
 
+# Business keys as the documents define them (documents.Key): no leading or trailing blanks, at most 100 chars.
+KEY_PATTERN = r"^\S(.*\S)?$"
+
 Submit = Callable[[NewMessage], "Future[IntakeResult]"]
 EXCEPTION_STATUSES = {"open": ExceptionStatus.OPEN, "resolved": ExceptionStatus.RESOLVED, "all": None}
 
@@ -143,9 +146,9 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
 
     @api.get("/v1/availability", tags=["inventory"], dependencies=[Depends(guard.require(governance.INVENTORY_READ))])
     def get_availability(
-        sku: str | None = None,
-        location: str | None = None,
-        channel: str | None = None,
+        sku: str | None = Query(default=None, min_length=1, max_length=100, pattern=KEY_PATTERN),
+        location: str | None = Query(default=None, min_length=1, max_length=100, pattern=KEY_PATTERN),
+        channel: str | None = Query(default=None, min_length=1, max_length=100, pattern=KEY_PATTERN),
         after: str | None = Query(default=None, description="The `next` cursor of the previous page."),
         limit: int = Query(default=100, ge=1, le=5000),
     ) -> JSONResponse:
@@ -224,7 +227,7 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
     @api.get("/v1/journal", tags=["accounting"], dependencies=admin_only)
     def get_journal(
         ledger: str | None = None,
-        after: int = Query(default=0, ge=0, description="Sequence to start after."),
+        after: int = Query(default=0, ge=0, le=2**63 - 1, description="Sequence to start after."),
         limit: int = Query(default=100, ge=1, le=1000),
     ) -> JSONResponse:
         with hub.begin() as uow:
