@@ -361,13 +361,13 @@ def entry_for_shipment(
     channel: str | None = None,
 ) -> JournalEntry | None:
     """Shipment confirmed: Dr cost of goods sold / Cr inventory, at cost. None when the goods cost nothing."""
-    drafts: list[_Draft] = []
-    for line in lines:
-        cost = round_money(line.quantity * line.unit_cost, currency)
-        cogs = accounts.account(AccountRole.COGS, channel=channel, item_class=line.item_class)
-        stock = accounts.account(AccountRole.INVENTORY, channel=channel, item_class=line.item_class)
-        drafts.append((cogs, cost, f"cost of goods sold {shipment_number}"))
-        drafts.append((stock, -cost, f"inventory out {shipment_number}"))
+    drafts = _stock_transfer(
+        [(round_money(line.quantity * line.unit_cost, currency), line.item_class) for line in lines],
+        accounts,
+        channel,
+        debit=(AccountRole.COGS, f"cost of goods sold {shipment_number}"),
+        credit=(AccountRole.INVENTORY, f"inventory out {shipment_number}"),
+    )
     return _entry(
         rule=PostingRule.SHIPMENT,
         source=SourceRef(event_id=event_id, document_type="shipment", document_number=shipment_number),
@@ -378,6 +378,23 @@ def entry_for_shipment(
         document_lines=len(lines),
         memo=f"shipment {shipment_number}",
     )
+
+
+def _stock_transfer(
+    values: Sequence[tuple[Decimal, str | None]],
+    accounts: AccountMap,
+    channel: str | None,
+    *,
+    debit: tuple[AccountRole, str],
+    credit: tuple[AccountRole, str],
+) -> list[_Draft]:
+    """Per line (value, item class): the same value debited to one role's account and credited to another's,
+    each chosen for the line's item class, as goods move in or out of stock."""
+    drafts: list[_Draft] = []
+    for value, item_class in values:
+        drafts.append((accounts.account(debit[0], channel=channel, item_class=item_class), value, debit[1]))
+        drafts.append((accounts.account(credit[0], channel=channel, item_class=item_class), -value, credit[1]))
+    return drafts
 
 
 def entry_for_payment(
@@ -453,13 +470,13 @@ def entry_for_goods_receipt(
 ) -> JournalEntry | None:
     """Goods received: Dr inventory / Cr GR/IR clearing, at the PO's prices (each line rounded). None when the
     goods are worth nothing. The accrual says "we owe for goods we hold" before any invoice says how much."""
-    drafts: list[_Draft] = []
-    for line in lines:
-        value = round_money(line.quantity * line.unit_price, currency)
-        stock = accounts.account(AccountRole.INVENTORY, channel=channel, item_class=line.item_class)
-        clearing = accounts.account(AccountRole.GR_IR, channel=channel, item_class=line.item_class)
-        drafts.append((stock, value, f"inventory in {receipt_number}"))
-        drafts.append((clearing, -value, f"received not invoiced {receipt_number}"))
+    drafts = _stock_transfer(
+        [(round_money(line.quantity * line.unit_price, currency), line.item_class) for line in lines],
+        accounts,
+        channel,
+        debit=(AccountRole.INVENTORY, f"inventory in {receipt_number}"),
+        credit=(AccountRole.GR_IR, f"received not invoiced {receipt_number}"),
+    )
     return _entry(
         rule=PostingRule.GOODS_RECEIPT,
         source=SourceRef(event_id=event_id, document_type="goods_receipt", document_number=receipt_number),
