@@ -6,12 +6,12 @@ connectors; storage/ implements these, connectors/ implement Sender and InboundA
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from crossdock.domain.accounting import JournalEntry
 from crossdock.domain.accounting import LedgerState as AccountingLedger
@@ -359,6 +359,12 @@ class UnitOfWork(Protocol):
     keys: KeyStore
     audit: AuditLog
     purchase_orders: PurchaseOrderStore
+    xrefs: CrossReferenceStore
+    watermarks: WatermarkStore
+    control_numbers: ControlNumberStore
+    interchanges: InterchangeStore
+    master_records: MasterDataStore
+    reconciliations: ReconciliationStore
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -405,6 +411,39 @@ class Sender(Protocol):
     """A connector's outbound side for one destination; sends many at once, never raises per item."""
 
     def send(self, deliveries: Sequence[Delivery]) -> list[SendResult]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What one poll of another system took into intake: the worker counts `taken_in` per source and logs the rest."""
+
+    taken_in: int = 0  # messages new to intake
+    already_had: int = 0  # read again (an overlap, a resent file): intake answered duplicate
+    refused: int = 0  # could not be taken in and set aside with a reason (a file moved to error, a record edited)
+    error: str | None = None  # the system could not be read this time; the next poll tries again
+    note: str = ""  # anything more worth a log line
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.taken_in or self.refused or self.error)
+
+
+@runtime_checkable
+class Poller(Protocol):
+    """A connector's side that reads its system into one source's intake, for systems that do not post to the hub
+    (an ERP's changes since a watermark, a partner's folder). The worker calls `poll()` from one thread every `every`
+    seconds and `close()` once at shutdown. `poll()` stores what it read durably before it moves its own marker on
+    (a crash re-reads, intake answers duplicate) and reports trouble with its system in `error`, never by raising."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def every(self) -> float: ...
+
+    def poll(self) -> Polled: ...
 
     def close(self) -> None: ...
 
@@ -572,6 +611,193 @@ class LinkStore(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Connectors' own state: ids across systems, how far a poller has read, and partners' control numbers.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrossReference:
+    """One business object known under two ids: the hub's and another system's (a hub order and its Tryton sale).
+    `kind` is customer, item, location, order, purchase_order, shipment, invoice...; `system` names the other
+    system as configured (a source or destination name)."""
+
+    kind: str
+    system: str
+    hub_id: str
+    external_id: str
+    created_at: datetime | None = None
+
+
+class CrossReferenceStore(Protocol):
+    def link(self, ref: CrossReference, at: datetime) -> None:
+        """Idempotent. One to one per kind and system: linking either id to a different partner raises ValueError."""
+
+    def external_id(self, kind: str, system: str, hub_id: str) -> str | None: ...
+
+    def hub_id(self, kind: str, system: str, external_id: str) -> str | None: ...
+
+    def of(self, hub_id: str) -> list[CrossReference]:
+        """Every system's id for this hub id (any kind), oldest link first."""
+
+    def find(self, kind: str | None = None, system: str | None = None, limit: int = 100) -> list[CrossReference]:
+        """Oldest link first."""
+
+
+class WatermarkStore(Protocol):
+    """How far a poller has read another system (a timestamp, an id, a cursor: opaque text), per connector and
+    stream. Advanced in the same transaction as the messages the poll took in, so a crash re-reads, never skips."""
+
+    def get(self, connector: str, stream: str) -> str | None: ...
+
+    def advance(self, connector: str, stream: str, value: str, at: datetime) -> None: ...
+
+    def all(self) -> dict[tuple[str, str], tuple[str, datetime]]:
+        """Every watermark with when it last moved."""
+
+
+class ControlNumberStore(Protocol):
+    """Control-number sequences per trading partner and kind (ISA13, GS06, ST02, UNB05...). Gap-free: a number is
+    taken inside the caller's transaction and locked until it ends, so concurrent senders never share one and a
+    rolled-back send gives its number back."""
+
+    def take(self, partner: str, kind: str, *, first: int = 1, last: int = 999_999_999) -> int:
+        """The next number (after `last` comes `first` again)."""
+
+    def current(self, partner: str, kind: str) -> int | None:
+        """The last number taken, or None before the first."""
+
+
+@dataclass(frozen=True)
+class SentInterchange:
+    """One interchange written to a trading partner, and what its functional acknowledgement (997 / CONTRL) said.
+    Keyed by the delivery that carries it: a retried or replayed delivery is the same interchange, same numbers.
+    `sets` are (ST01 / UNH type, ST02 / UNH reference); `due_by` None means no acknowledgement is expected;
+    `status` is awaiting, not_expected, accepted, accepted_with_errors or rejected."""
+
+    delivery_id: str
+    partner: str
+    standard: str
+    interchange: str
+    group: str | None
+    functional_id: str
+    sets: tuple[tuple[str, str], ...]
+    document: str
+    business_key: str
+    event_id: str
+    queued_at: datetime
+    due_by: datetime | None
+    status: str
+    sent_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledgement: str = ""
+
+
+class InterchangeStore(Protocol):
+    def save(self, sent: SentInterchange) -> None:
+        """Insert, or replace the row of the same delivery."""
+
+    def get(self, delivery_id: str) -> SentInterchange | None: ...
+
+    def find(
+        self,
+        *,
+        partner: str | None = None,
+        interchange: str | None = None,
+        group: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[SentInterchange]:
+        """Newest first (numbers wrap: the newest holder of a number is the one a late answer is about)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Master data imported in batches (`crossdock import items|customers|prices`): what the desks read before the
+# reference data of configuration, which stays the fallback.
+# ---------------------------------------------------------------------------------------------------------------
+
+# The kinds of master record, and how a price-list entry is keyed.
+CUSTOMER_RECORD, ITEM_RECORD, PRICE_RECORD = "customer", "item", "price"
+
+
+def price_key(price_list: str, sku: str) -> str:
+    return f"{price_list}:{sku}"
+
+
+@dataclass(frozen=True)
+class MasterRecord:
+    """The latest imported document of one kind and key (a customer by number, an item by sku, a price-list entry by
+    price_key), the digest of its content, and the file it came from."""
+
+    kind: str
+    key: str
+    document: Mapping[str, Any]
+    digest: str
+    source: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderMasterData:
+    """What validating one order needs from imported master data: the customer's record (None: not imported) and
+    the price-list entries of the order's skus, by (price list, sku)."""
+
+    customer: Mapping[str, Any] | None
+    prices: Mapping[tuple[str, str], Mapping[str, Any]]
+
+
+class MasterDataStore(Protocol):
+    def put(self, kind: str, key: str, document: Mapping[str, Any], source: str, at: datetime) -> str:
+        """Store the document; returns "added", "changed" or "unchanged". Unchanged (the same content, whatever
+        the source or time) writes nothing."""
+
+    def get(self, kind: str, key: str) -> MasterRecord | None: ...
+
+    def holds(self, kind: str) -> bool:
+        """Whether any record of this kind was imported (a master exists, so what it lacks is unknown)."""
+
+    def for_order(self, customer: str, skus: Collection[str], price_lists: Collection[str]) -> OrderMasterData:
+        """In one read: the customer's record, and the entries for `skus` on the price list that record names and
+        on each of `price_lists` (those configuration would use)."""
+
+
+# The field of an EDI delivery's payload holding the numbers the hub took for it: {"interchange": n, "group": m}
+# (group None for EDIFACT, which is sent without UNG groups). The sender writes what it finds there.
+CONTROL_NUMBERS = "controlnumbers"
+
+
+@dataclass(frozen=True)
+class PlannedInterchange:
+    """What an event becomes for one trading partner before it is numbered: the sets it will carry (their control
+    numbers are the sender's, counted inside the interchange), the document in the business's words, and whether a
+    functional acknowledgement answers it (a 997 or CONTRL is never itself acknowledged)."""
+
+    partner: str
+    standard: str
+    functional_id: str
+    sets: tuple[tuple[str, str], ...]
+    document: str
+    business_key: str
+    acknowledged: bool = True
+
+
+@runtime_checkable
+class InterchangePlanner(Protocol):
+    """An EDI destination's sender, asked inside the processing transaction what an event will become."""
+
+    def plan(self, event: Envelope) -> PlannedInterchange | None:
+        """None when no file goes to this partner for it (another partner's, or one the sender will refuse)."""
+
+
+@runtime_checkable
+class RefusalAnswerer(Protocol):
+    """An EDI source's adapter: the acknowledgement a refused message still owes its sender, when it can be told."""
+
+    def answer_refusal(self, message: StoredMessage, reason: str) -> list[Envelope]:
+        """Events announcing the rejection (an interchange_received saying rejected); empty when the envelope
+        cannot be read, so that there is no one to answer."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Governance: API keys and the hash-chained audit trail (hub/governance.py holds the rules over them).
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -686,3 +912,40 @@ class PurchaseOrderStore(Protocol):
 
     def counts(self) -> dict[str, int]:
         """Purchase orders per status."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inventory reconciliation runs: each count compared with the ledger, kept as it ran.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconciliationRun:
+    """One inventory reconciliation as it ran: who asked (`actor`), when, which system counted (`source`), the
+    SHA-256 of the count (`digest`: the same id with another count is told apart), what it found and what it did.
+    `drifts` are JSON-ready, one per sku x location that differed (sku, location, ledger, counted, drift, explained,
+    unexplained, cause, action, explanation, adjustment); `exceptions` the ids of the open exceptions behind them."""
+
+    id: str
+    source: str
+    actor: str
+    at: datetime
+    digest: str
+    checked: int
+    matched: int
+    drifts: tuple[Mapping[str, Any], ...] = ()
+    exceptions: tuple[str, ...] = ()
+
+    @property
+    def adjusted(self) -> int:
+        return sum(1 for drift in self.drifts if drift.get("adjustment"))
+
+
+class ReconciliationStore(Protocol):
+    def add(self, run: ReconciliationRun) -> bool:
+        """Keep the run unless one of its id is kept already; True if added. A run is never changed afterwards."""
+
+    def get(self, run_id: str) -> ReconciliationRun | None: ...
+
+    def recent(self, *, source: str | None = None, limit: int = 100) -> list[ReconciliationRun]:
+        """Newest first (in the order they were kept)."""

@@ -7,12 +7,13 @@ the process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,8 @@ from crossdock.domain.accounting import LedgerState as AccountingLedger
 from crossdock.domain.events import Envelope
 from crossdock.hub import governance
 from crossdock.hub.ports import (
+    CUSTOMER_RECORD,
+    PRICE_RECORD,
     ApiKey,
     Attempt,
     AttemptOutcome,
@@ -33,6 +36,9 @@ from crossdock.hub.ports import (
     BreakerState,
     BusinessException,
     ConcurrentUpdate,
+    ControlNumberStore,
+    CrossReference,
+    CrossReferenceStore,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -47,27 +53,36 @@ from crossdock.hub.ports import (
     InboxStore,
     IntakeResult,
     IntakeStatus,
+    InterchangeStore,
     InventoryStore,
     JournalStore,
     KeyStore,
     LeaseStore,
     LinkStore,
+    MasterDataStore,
+    MasterRecord,
     MessageStatus,
     NewDelivery,
     NewMessage,
     OrderFilter,
+    OrderMasterData,
     OrderRecord,
     OrderStore,
     OutboxStore,
     PurchaseOrderFilter,
     PurchaseOrderRecord,
     PurchaseOrderStore,
+    ReconciliationRun,
+    ReconciliationStore,
     ReplayLog,
     ReplayRecord,
+    SentInterchange,
     StoredEvent,
     StoredMessage,
     Timer,
     TimerStore,
+    WatermarkStore,
+    price_key,
 )
 
 # How long a unit of work waits for the one open elsewhere, like SQLite's busy timeout in storage/sql/engine.py.
@@ -176,6 +191,12 @@ class _State:
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
     purchase_orders: dict[str, PurchaseOrderRecord] = field(default_factory=dict)
+    xrefs: list[CrossReference] = field(default_factory=list)
+    watermarks: dict[tuple[str, str], tuple[str, datetime]] = field(default_factory=dict)
+    control_numbers: dict[tuple[str, str], int] = field(default_factory=dict)
+    interchanges: dict[str, SentInterchange] = field(default_factory=dict)  # insertion order is the SQL seq order
+    master_records: dict[tuple[str, str], MasterRecord] = field(default_factory=dict)
+    reconciliations: dict[str, ReconciliationRun] = field(default_factory=dict)  # insertion order is the seq
 
     def snapshot(self) -> _State:
         copied: dict[str, Any] = {}
@@ -996,6 +1017,12 @@ class MemoryUnitOfWork:
         self.keys: KeyStore = MemoryKeys(self)
         self.audit: AuditLog = MemoryAudit(self)
         self.purchase_orders: PurchaseOrderStore = MemoryPurchaseOrders(self)
+        self.xrefs: CrossReferenceStore = MemoryCrossReferences(self)
+        self.watermarks: WatermarkStore = MemoryWatermarks(self)
+        self.control_numbers: ControlNumberStore = MemoryControlNumbers(self)
+        self.interchanges: InterchangeStore = MemoryInterchanges(self)
+        self.master_records: MasterDataStore = MemoryMasterRecords(self)
+        self.reconciliations: ReconciliationStore = MemoryReconciliations(self)
 
     @property
     def state(self) -> _State:
@@ -1134,3 +1161,155 @@ class MemoryPurchaseOrders(_Store):
         for r in self._s.purchase_orders.values():
             found[r.status] = found.get(r.status, 0) + 1
         return found
+
+
+class MemoryCrossReferences(_Store):
+    def link(self, ref: CrossReference, at: datetime) -> None:
+        for row in self._s.xrefs:
+            if (row.kind, row.system) != (ref.kind, ref.system):
+                continue
+            same_hub, same_external = row.hub_id == ref.hub_id, row.external_id == ref.external_id
+            if same_hub and same_external:
+                return
+            if same_hub or same_external:
+                raise ValueError(
+                    f"{ref.kind} {row.hub_id} is linked to {ref.system} id {row.external_id}; "
+                    f"it cannot also link {ref.hub_id} to {ref.external_id}"
+                )
+        self._s.xrefs = [*self._s.xrefs, replace(ref, created_at=_utc(at))]
+
+    def external_id(self, kind: str, system: str, hub_id: str) -> str | None:
+        found = [r.external_id for r in self._s.xrefs if (r.kind, r.system, r.hub_id) == (kind, system, hub_id)]
+        return found[0] if found else None
+
+    def hub_id(self, kind: str, system: str, external_id: str) -> str | None:
+        found = [r.hub_id for r in self._s.xrefs if (r.kind, r.system, r.external_id) == (kind, system, external_id)]
+        return found[0] if found else None
+
+    def of(self, hub_id: str) -> list[CrossReference]:
+        return _oldest_first(r for r in self._s.xrefs if r.hub_id == hub_id)
+
+    def find(self, kind: str | None = None, system: str | None = None, limit: int = 100) -> list[CrossReference]:
+        rows = _oldest_first(r for r in self._s.xrefs if kind in (None, r.kind) and system in (None, r.system))
+        return rows[:limit]
+
+
+def _oldest_first(refs: Iterable[CrossReference]) -> list[CrossReference]:
+    # A stable sort: links made at the same time keep the order they were made in, as the SQL sequence does.
+    return sorted(refs, key=lambda r: r.created_at or datetime.min.replace(tzinfo=UTC))
+
+
+class MemoryWatermarks(_Store):
+    def get(self, connector: str, stream: str) -> str | None:
+        found = self._s.watermarks.get((connector, stream))
+        return found[0] if found else None
+
+    def advance(self, connector: str, stream: str, value: str, at: datetime) -> None:
+        self._s.watermarks[(connector, stream)] = (value, _utc(at))
+
+    def all(self) -> dict[tuple[str, str], tuple[str, datetime]]:
+        return dict(self._s.watermarks)
+
+
+class MemoryControlNumbers(_Store):
+    """The unit-of-work lock stands in for the SQL row lock."""
+
+    def take(self, partner: str, kind: str, *, first: int = 1, last: int = 999_999_999) -> int:
+        if first > last:
+            raise ValueError(f"control numbers {kind} for {partner}: the first ({first}) is above the last ({last})")
+        current = self._s.control_numbers.get((partner, kind))
+        number = first if current is None or current >= last or current < first else current + 1
+        self._s.control_numbers[(partner, kind)] = number
+        return number
+
+    def current(self, partner: str, kind: str) -> int | None:
+        return self._s.control_numbers.get((partner, kind))
+
+
+class MemoryInterchanges(_Store):
+    def save(self, sent: SentInterchange) -> None:
+        # A new row goes last, as the SQL sequence orders it; a replaced one keeps its place.
+        self._s.interchanges[sent.delivery_id] = replace(
+            sent,
+            sets=tuple((set_id, number) for set_id, number in sent.sets),
+            queued_at=_utc(sent.queued_at),
+            due_by=_utc_or_none(sent.due_by),
+            sent_at=_utc_or_none(sent.sent_at),
+            acknowledged_at=_utc_or_none(sent.acknowledged_at),
+        )
+
+    def get(self, delivery_id: str) -> SentInterchange | None:
+        return self._s.interchanges.get(delivery_id)
+
+    def find(
+        self,
+        *,
+        partner: str | None = None,
+        interchange: str | None = None,
+        group: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[SentInterchange]:
+        rows = [
+            r
+            for r in reversed(self._s.interchanges.values())
+            if partner in (None, r.partner)
+            and interchange in (None, r.interchange)
+            and group in (None, r.group)
+            and status in (None, r.status)
+        ]
+        return rows[:limit]
+
+
+class MemoryMasterRecords(_Store):
+    """The SQL store's digest rule: the document as its JSON column keeps it, keys sorted."""
+
+    def put(self, kind: str, key: str, document: Mapping[str, Any], source: str, at: datetime) -> str:
+        body = json.loads(json.dumps(document, sort_keys=True, default=str))
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+        current = self._s.master_records.get((kind, key))
+        if current is not None and current.digest == digest:
+            return "unchanged"
+        self._s.master_records[(kind, key)] = MasterRecord(kind, key, body, digest, source, _utc(at))
+        return "added" if current is None else "changed"
+
+    def get(self, kind: str, key: str) -> MasterRecord | None:
+        found = self._s.master_records.get((kind, key))
+        return None if found is None else replace(found, document=_json(found.document))
+
+    def holds(self, kind: str) -> bool:
+        return any(k == kind for k, _ in self._s.master_records)
+
+    def for_order(self, customer: str, skus: Collection[str], price_lists: Collection[str]) -> OrderMasterData:
+        record = self._s.master_records.get((CUSTOMER_RECORD, customer))
+        named = record.document.get("price_list") if record is not None else None
+        lists = {*price_lists, *([named] if isinstance(named, str) else [])}
+        prices = {
+            (name, sku): _json(entry.document)
+            for name in lists
+            for sku in skus
+            if (entry := self._s.master_records.get((PRICE_RECORD, price_key(name, sku)))) is not None
+        }
+        return OrderMasterData(customer=_json(record.document) if record is not None else None, prices=prices)
+
+
+class MemoryReconciliations(_Store):
+    def add(self, run: ReconciliationRun) -> bool:
+        if run.id in self._s.reconciliations:
+            return False
+        # Kept as the JSON column keeps it: what is read back is what SQL would hand back.
+        drifts = tuple(_json(drift) for drift in run.drifts)
+        self._s.reconciliations[run.id] = replace(run, at=_utc(run.at), drifts=drifts, exceptions=tuple(run.exceptions))
+        return True
+
+    def get(self, run_id: str) -> ReconciliationRun | None:
+        found = self._s.reconciliations.get(run_id)
+        return None if found is None else _run_out(found)
+
+    def recent(self, *, source: str | None = None, limit: int = 100) -> list[ReconciliationRun]:
+        rows = [r for r in reversed(self._s.reconciliations.values()) if source in (None, r.source)]
+        return [_run_out(r) for r in _first(rows, limit)]
+
+
+def _run_out(run: ReconciliationRun) -> ReconciliationRun:
+    return replace(run, drifts=tuple(_json(drift) for drift in run.drifts))

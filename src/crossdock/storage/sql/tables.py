@@ -350,3 +350,102 @@ purchase_orders = sa.Table(
     sa.Index("ix_purchase_orders_supplier", "supplier_id"),
     sa.Index("ix_purchase_orders_updated", "updated_at"),
 )
+
+# Connectors' own state: ids across systems, how far each poller has read, partners' control-number sequences.
+
+cross_references = sa.Table(
+    "cross_references",
+    metadata,
+    # The sequence breaks ties between links made at the same time: oldest first is the order they were made.
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("system", sa.String(100), nullable=False),
+    sa.Column("hub_id", sa.String(300), nullable=False),
+    sa.Column("external_id", sa.String(300), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    # One to one per kind and system, in both directions.
+    sa.UniqueConstraint("kind", "system", "hub_id", name="uq_cross_reference_hub"),
+    sa.UniqueConstraint("kind", "system", "external_id", name="uq_cross_reference_external"),
+    sa.Index("ix_cross_references_hub_id", "hub_id"),
+    sqlite_autoincrement=True,
+)
+
+watermarks = sa.Table(
+    "watermarks",
+    metadata,
+    sa.Column("connector", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("moved_at", UtcDateTime, nullable=False),
+)
+
+control_numbers = sa.Table(
+    "control_numbers",
+    metadata,
+    sa.Column("partner", sa.String(100), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("current", sa.BigInteger, nullable=False),
+)
+
+# Master data imported in batches (items, customers, price lists): the latest document per key, with its digest so
+# that importing the same rows again changes nothing.
+
+master_records = sa.Table(
+    "master_records",
+    metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Interchanges written to trading partners and what their functional acknowledgements said, one row per delivery.
+
+edi_interchanges = sa.Table(
+    "edi_interchanges",
+    metadata,
+    # The sequence orders rows as they were written: the newest holder of a (wrapped) number comes first.
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("partner", sa.String(100), nullable=False),
+    sa.Column("standard", sa.String(10), nullable=False),
+    sa.Column("interchange", sa.String(20), nullable=False),
+    sa.Column("group_number", sa.String(20), nullable=True),
+    sa.Column("functional_id", sa.String(10), nullable=False),
+    sa.Column("sets", sa.JSON, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("business_key", sa.String(300), nullable=False),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("queued_at", UtcDateTime, nullable=False),
+    sa.Column("due_by", UtcDateTime, nullable=True),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("acknowledged_at", UtcDateTime, nullable=True),
+    sa.Column("acknowledgement", sa.Text, nullable=False),
+    sa.Index("ix_edi_interchanges_group", "partner", "group_number"),
+    sa.Index("ix_edi_interchanges_interchange", "partner", "interchange"),
+    sa.Index("ix_edi_interchanges_status", "status"),
+    sqlite_autoincrement=True,
+)
+
+# Inventory reconciliation runs, kept as they ran: who, when, which count, what drifted and what was done.
+
+reconciliation_runs = sa.Table(
+    "reconciliation_runs",
+    metadata,
+    # The sequence orders runs as they were kept: the newest comes first in a listing.
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(200), nullable=False, unique=True),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("checked", sa.BigInteger, nullable=False),
+    sa.Column("matched", sa.BigInteger, nullable=False),
+    sa.Column("drifts", sa.JSON, nullable=False),
+    sa.Column("exceptions", sa.JSON, nullable=False),
+    sa.Index("ix_reconciliation_runs_source", "source", "seq"),
+    sqlite_autoincrement=True,
+)

@@ -23,6 +23,8 @@ from crossdock.hub.ports import (
     AttemptOutcome,
     AuditLog,
     BreakerState,
+    ControlNumberStore,
+    CrossReferenceStore,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -34,17 +36,20 @@ from crossdock.hub.ports import (
     InboxStore,
     IntakeResult,
     IntakeStatus,
+    InterchangeStore,
     InventoryStore,
     JournalStore,
     KeyStore,
     LeaseStore,
     LinkStore,
+    MasterDataStore,
     MessageStatus,
     NewDelivery,
     NewMessage,
     OrderStore,
     OutboxStore,
     PurchaseOrderStore,
+    ReconciliationStore,
     ReplayLog,
     ReplayRecord,
     StoredEvent,
@@ -52,8 +57,9 @@ from crossdock.hub.ports import (
     Timer,
     TimerStore,
     UnitOfWork,
+    WatermarkStore,
 )
-from crossdock.storage.sql import business, governance, procurement
+from crossdock.storage.sql import business, connector_state, edi, governance, procurement, reconciliations
 from crossdock.storage.sql import tables as t
 
 
@@ -727,6 +733,12 @@ class SqlUnitOfWork:
     keys: KeyStore
     audit: AuditLog
     purchase_orders: PurchaseOrderStore
+    xrefs: CrossReferenceStore
+    watermarks: WatermarkStore
+    control_numbers: ControlNumberStore
+    master_records: MasterDataStore
+    interchanges: InterchangeStore
+    reconciliations: ReconciliationStore
 
     def __init__(self, engine: Engine, now: Any) -> None:
         self._engine = engine
@@ -750,6 +762,12 @@ class SqlUnitOfWork:
         self.keys = governance.SqlKeys(self._conn)
         self.audit = governance.SqlAudit(self._conn)
         self.purchase_orders = procurement.SqlPurchaseOrders(self._conn)
+        self.xrefs = connector_state.SqlCrossReferences(self._conn)
+        self.watermarks = connector_state.SqlWatermarks(self._conn)
+        self.control_numbers = connector_state.SqlControlNumbers(self._conn)
+        self.master_records = connector_state.SqlMasterRecords(self._conn)
+        self.interchanges = edi.SqlInterchanges(self._conn)
+        self.reconciliations = reconciliations.SqlReconciliations(self._conn)
         return self
 
     def __exit__(self, *exc: object) -> None:
