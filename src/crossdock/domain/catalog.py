@@ -439,6 +439,9 @@ class ExceptionOwner(StrEnum):
     WAREHOUSE = "warehouse"
     FINANCE = "finance"
     PROCUREMENT = "procurement"
+    EDI = "edi"
+    MASTER_DATA = "master_data"
+    INTEGRATION = "integration"
 
 
 class ExceptionAction(StrEnum):
@@ -778,6 +781,27 @@ class EdiAcknowledgementReceived(Payload):
     standard: str = Field(description="x12 or edifact")
     interchange: str = Field(description="The control reference of the acknowledgement itself.")
     groups: list[AcknowledgedGroup] = Field(min_length=1, description="Per acknowledged group, its status and sets.")
+    acknowledges: str | None = Field(
+        default=None,
+        description="The control reference of the interchange it answers (CONTRL UCI 0020); None for a 997, which "
+        "names only groups (AK102).",
+    )
+
+
+class PartnerItem(Document):
+    sku: Key = Field(description="Our item.")
+    partner_item: Key = Field(description="The partner's own id for it.")
+
+
+class EdiItemIdsReceived(Payload):
+    """A customer's order named our items by its own part numbers (X12 PO1 BP): kept, so that what goes back to the
+    customer (855, 856, 810) names each item the way its order did."""
+
+    event_type = "crossdock.edi.item_ids_received.v1"
+    partner: Key
+    order: Key = Field(description="The customer's order that named them (BEG03).")
+    qualifier: str = Field(description="The partner's id qualifier: BP, the buyer's part number.")
+    items: NonEmpty[PartnerItem]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -906,6 +930,7 @@ CATALOGUE = Catalogue(
         SupplierInvoiceRejected,
         EdiInterchangeReceived,
         EdiAcknowledgementReceived,
+        EdiItemIdsReceived,
     ]
 )
 EVENT_TYPES: Mapping[str, type[BaseModel]] = CATALOGUE.types

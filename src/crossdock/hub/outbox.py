@@ -34,6 +34,7 @@ from crossdock.hub.ports import (
     UnitOfWork,
 )
 from crossdock.hub.router import shard_of
+from crossdock.observability import context
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,12 @@ class Destination:
     rate_limit: retry.RateLimit | None = None
 
 
+# What a destination does to each delivery before it is queued, in the queueing transaction: an EDI destination
+# numbers it from its partner's sequences. Returns the delivery to queue, or None to queue nothing for it (it was
+# numbered and queued before).
+Numbering = Callable[[UnitOfWork, StoredEvent, NewDelivery, datetime], NewDelivery | None]
+
+
 def delivery_id(event_id: str, destination: str, generation: int = 0) -> str:
     """Deterministic: re-processing an event after a crash queues the same id, which targets dedupe on."""
     parts = (event_id, destination) if generation == 0 else (event_id, destination, f"resend-{generation}")
@@ -73,19 +80,38 @@ class Outbox:
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="send")
     )
+    # Told of every recorded attempt (destination, outcome, whether it dead-lettered): metrics, set by whoever
+    # serves them.
+    on_attempt: Callable[[str, AttemptOutcome, bool], None] | None = None
+    # Per destination name; set by bootstrap. Every way into the queue (new events, resends) goes through it.
+    numbering: Mapping[str, Numbering] = field(default_factory=dict)
 
     # ---- queueing (inside the event's unit of work) ----------------------------------------------------
     def enqueue(self, uow: UnitOfWork, events: Sequence[StoredEvent], now: datetime) -> None:
-        rows = [
-            self._new_delivery(stored, sub.destination, now)
+        """A delivery per subscribed destination of each event (the processor's way into the queue)."""
+        wanted = [
+            (stored, sub.destination)
             for stored in events
             for sub in self.subscriptions
             if sub.wants(stored.envelope.type)
         ]
-        if rows:
-            uow.outbox.enqueue(rows)
+        self._queue(uow, wanted, now)
 
-    def _new_delivery(self, stored: StoredEvent, destination: str, now: datetime, generation: int = 0) -> NewDelivery:
+    def _queue(
+        self, uow: UnitOfWork, wanted: Sequence[tuple[StoredEvent, str]], now: datetime, generation: int = 0
+    ) -> int:
+        rows = []
+        for stored, destination in wanted:
+            row = self.new_delivery(stored, destination, now, generation)
+            hook = self.numbering.get(destination)
+            numbered = hook(uow, stored, row, now) if hook is not None else row
+            if numbered is not None:
+                rows.append(numbered)
+        return uow.outbox.enqueue(rows) if rows else 0
+
+    def new_delivery(self, stored: StoredEvent, destination: str, now: datetime, generation: int = 0) -> NewDelivery:
+        """The delivery of an event to a destination as it is queued: its deterministic id (a resend's generation
+        gives a new one), shard, and the event with its log position as payload."""
         event = stored.envelope
         return NewDelivery(
             id=delivery_id(event.id, destination, generation),
@@ -229,7 +255,21 @@ class Outbox:
             probe_deadline = state.open_until
             for delivery in deliveries:
                 result = results[delivery.id]
-                updates.append(_decide(delivery, result, destination.retry_policy, now))
+                update = _decide(delivery, result, destination.retry_policy, now)
+                updates.append(update)
+                dead = update.status is DeliveryStatus.DEAD
+                if dead:
+                    with context.correlated(_correlation(delivery)):
+                        log.warning(
+                            "delivery %s of %s to %s dead-lettered after %d attempts: %s",
+                            delivery.id,
+                            delivery.event_type,
+                            name,
+                            update.attempts,
+                            (result.error or "")[:300],
+                        )
+                if self.on_attempt is not None:
+                    self.on_attempt(name, result.outcome, dead)
                 if result.outcome is AttemptOutcome.DELIVERED:
                     retry.breaker_on_success(state)
                 elif result.outcome is AttemptOutcome.RETRYABLE and result.status_code != 429:
@@ -273,11 +313,21 @@ class Outbox:
         actor: str,
         generation: int,
     ) -> int:
-        """Queue already-delivered events again for one destination under new delivery ids (a resync)."""
-        rows = [self._new_delivery(stored, destination, now, generation) for stored in events]
-        count = uow.outbox.enqueue(rows)
-        uow.replays.add(ReplayRecord("resend", f"{destination}:{len(rows)} events:generation {generation}", now, actor))
+        """Queue the events of the range that the destination subscribes to again, under new delivery ids (a
+        resync), numbered as new deliveries are (an EDI partner gets new interchanges, awaiting their
+        acknowledgements). Events it never took are not forced on it."""
+        subscribed = [sub for sub in self.subscriptions if sub.destination == destination]
+        wanted = [(s, destination) for s in events if any(sub.wants(s.envelope.type) for sub in subscribed)]
+        count = self._queue(uow, wanted, now, generation)
+        uow.replays.add(
+            ReplayRecord("resend", f"{destination}:{len(wanted)} events:generation {generation}", now, actor)
+        )
         return count
+
+
+def _correlation(delivery: Delivery) -> str | None:
+    value = delivery.payload.get("correlationid")
+    return value if isinstance(value, str) else None
 
 
 def _heads_first(deliveries: list[Delivery]) -> list[Delivery]:

@@ -267,6 +267,12 @@ EXAMPLES: dict[str, Callable[[], Payload]] = {
         ],
         issues=["error: syntax-note: PO1 syntax note P0607 is not met"],
     ),
+    "crossdock.edi.item_ids_received.v1": lambda: catalog.EdiItemIdsReceived(
+        partner="acme",
+        order="PO-77",
+        qualifier="BP",
+        items=(catalog.PartnerItem(sku="SKU-1", partner_item="CUST-1"),),
+    ),
     "crossdock.edi.acknowledgement_received.v1": lambda: catalog.EdiAcknowledgementReceived(
         partner="acme",
         standard="x12",
@@ -326,7 +332,7 @@ def test_the_catalogue_holds_every_fact_of_order_to_cash_and_procure_to_pay() ->
         "receipt": ["posted", "matched"],
         "supplierinvoice": ["received", "approved", "match_failed", "rejected"],
     }
-    edi = {"edi": ["interchange_received", "acknowledgement_received"]}
+    edi = {"edi": ["interchange_received", "acknowledgement_received", "item_ids_received"]}
     expected = {
         f"crossdock.{noun}.{verb}.v1"
         for catalogue in (nouns_and_verbs, procure_to_pay, edi)

@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from crossdock.connectors import edifact, x12
 from crossdock.connectors.edi.profiles import Profile
+from crossdock.connectors.edifact import contrl
 from crossdock.connectors.edifact import mapping as edifact_mapping
 from crossdock.connectors.x12 import mapping as x12_mapping
-from crossdock.domain import catalog
+from crossdock.domain import catalog, procurement
 from crossdock.domain.errors import CrossdockError
 from crossdock.domain.events import Envelope, derive_id
 from crossdock.hub.errors import MappingError
@@ -116,6 +117,61 @@ class EdiInbound:
             traceparent=message.headers.get("traceparent"),
         )
 
+    def answer_refusal(self, message: StoredMessage, reason: str) -> list[Envelope]:
+        """A refused file still owes its sender an answer when its envelope can be read: one interchange_received
+        per interchange saying rejected, every set in it rejected (none was taken in), with the engine's AK3/AK4
+        errors where it found them, so that the partner's destination answers with a 997 (AK9 R) or a CONTRL
+        (action 4). A file whose ISA / UNB cannot be read gets none: there is no one to address it to."""
+        try:
+            if self.profile.standard == "x12":
+                rejected = self._x12_rejections(message.body)
+            else:
+                rejected = self._edifact_rejections(message.body)
+        except (x12.X12Error, edifact.EdifactError, MappingError, ValueError):
+            return []
+        return [
+            self._envelope(
+                received.model_copy(update={"issues": [*received.issues, reason]}),
+                f"{self.profile.name}:{received.interchange}",
+                (self.profile.name, received.interchange, "refusal", str(message.id)),
+                message,
+            )
+            for received in rejected
+        ]
+
+    def _x12_rejections(self, body: bytes) -> list[catalog.EdiInterchangeReceived]:
+        reading = x12.read(body, self._x12_leniency)
+        out = []
+        for index, interchange in enumerate(reading.interchanges):
+            unsupported = set()
+            for group, tx in interchange.transactions():
+                try:
+                    list(self._x12_documents(interchange, group, tx))
+                except MappingError as exc:
+                    if "mapping-unsupported-set" in str(exc):
+                        unsupported.add((group.control_number, tx.control_number))
+            received = self._x12_received(interchange, reading.issues, index)
+            groups = [_all_rejected(g, unsupported) for g in received.groups]
+            out.append(received.model_copy(update={"groups": groups, "status": catalog.InterchangeStatus.REJECTED}))
+        return out
+
+    def _edifact_rejections(self, body: bytes) -> list[catalog.EdiInterchangeReceived]:
+        out = []
+        for interchange in edifact.read(body, self._edifact_leniency):
+            received = self._edifact_received(interchange)
+            groups = [
+                g.model_copy(
+                    update={
+                        "status": "R",
+                        "accepted": 0,
+                        "transactions": [t.model_copy(update={"status": _CONTRL_REJECTED}) for t in g.transactions],
+                    }
+                )
+                for g in received.groups
+            ]
+            out.append(received.model_copy(update={"groups": groups, "status": catalog.InterchangeStatus.REJECTED}))
+        return out
+
     # -- reading and mapping (pure; also used by the command line) ----------------------------------------------
 
     def read(self, body: bytes) -> Reading:
@@ -152,6 +208,13 @@ class EdiInbound:
             if tx.set_id == "850" and role == "customer":
                 order = x12_mapping.sales_order_from_850(tx, rules)
                 yield doc(catalog.OrderReceived(order=order), order.number)
+                named = x12_mapping.buyer_items_from_850(tx, rules)
+                if named:
+                    items = tuple(catalog.PartnerItem(sku=sku, partner_item=bp) for sku, bp in named.items())
+                    ids = catalog.EdiItemIdsReceived(
+                        partner=self.profile.name, order=order.number, qualifier=BUYER_PART, items=items
+                    )
+                    yield doc(ids, order.number, 1)
             elif tx.set_id == "855" and role == "supplier":
                 ack = x12_mapping.acknowledgement_from_855(tx, rules)
                 yield doc(catalog.PurchaseOrderAcknowledged(acknowledgement=ack), ack.order)
@@ -218,7 +281,11 @@ class EdiInbound:
                 base = (name, interchange.reference, _group_of(interchange, message), message.reference)
                 where = f"interchange {interchange.reference}, message {message.reference} ({message.type})"
                 try:
-                    if message.type == "ORDERS" and role == "customer":
+                    if message.type == "CONTRL":
+                        subject = f"{name}:{interchange.reference}"
+                        report = _contrl_acknowledgement(name, interchange, message)
+                        documents.append(Document(report, subject, (*base, "0")))
+                    elif message.type == "ORDERS" and role == "customer":
                         order, _ = edifact_mapping.to_sales_order(message, interchange, self._options)
                         if self.profile.settings.customer:
                             order = order.model_copy(update={"customer": self.profile.settings.customer})
@@ -228,6 +295,17 @@ class EdiInbound:
                         for n, shipment in enumerate(shipments):
                             payload = catalog.ShipmentConfirmed(shipment=shipment)
                             documents.append(Document(payload, shipment.order, (*base, str(n))))
+                    elif message.type in edifact_mapping.FROM_SUPPLIERS and role == "supplier":
+                        found = edifact_mapping.from_supplier(
+                            message,
+                            interchange,
+                            self._options,
+                            supplier=self.profile.supplier_number,
+                            transit_days=self.profile.settings.transit_days,
+                        )
+                        for n, answer in enumerate(found):
+                            event, subject = _supplier_payload(answer)
+                            documents.append(Document(event, subject, (*base, str(n))))
                     else:
                         raise MappingError(
                             f"mapping-unsupported-message: a {message.type} from a {role} partner ({name}) "
@@ -359,6 +437,102 @@ def _status(statuses: Iterable[str]) -> catalog.InterchangeStatus:
     if found == {"R"}:
         return catalog.InterchangeStatus.REJECTED
     return catalog.InterchangeStatus.PARTIALLY_ACCEPTED
+
+
+def _supplier_payload(document: edifact_mapping.SupplierDocument) -> tuple[catalog.Payload, str]:
+    """The event a supplier's document becomes, and its subject: the purchase order it answers."""
+    if isinstance(document, procurement.POAcknowledgement):
+        return catalog.PurchaseOrderAcknowledged(acknowledgement=document), document.order
+    if isinstance(document, procurement.AdvanceShipNotice):
+        return catalog.ShipNoticeReceived(notice=document), document.order
+    return catalog.SupplierInvoiceReceived(invoice=document), document.order
+
+
+_CONTRL_REJECTED = "4"  # EDIFACT 0083: rejected
+BUYER_PART = "BP"  # X12 235: the buyer's part number, the id a customer's 855 / 856 / 810 echo
+
+
+def _contrl_acknowledgement(
+    partner: str, interchange: edifact.Interchange, message: edifact.Message
+) -> catalog.EdiAcknowledgementReceived:
+    """A partner's CONTRL as the acknowledgement event: `acknowledges` its UCI reference (our UNB 0020), then one
+    group for the interchange itself (UCI action and code, the UCMs outside any group) and one per UCF. Groups take
+    X12's letters (7 acknowledged and 8 received: A, 4: R) so both standards are judged alike; messages keep the
+    UCM action (7 or 4) with their UCS / UCD errors."""
+    try:
+        report = contrl.read_contrl(message, interchange.place())
+    except edifact.EdifactValidationError as exc:
+        raise MappingError(str(exc)) from None
+    for action, where in (
+        (report.action, "UCI"),
+        *((g.action, f"UCF {g.reference}") for g in report.groups),
+        *((m.action, f"UCM {m.reference}") for m in report.messages),
+    ):
+        if action not in contrl.ACTIONS:
+            raise MappingError(f"contrl-action: {where} action {action!r} is not 7 (acknowledged), 4 or 8")
+    if not report.interchange:
+        raise MappingError("contrl-reference: the UCI names no interchange reference")
+
+    def transactions(group: str | None) -> list[catalog.AcknowledgedTransaction]:
+        return [
+            catalog.AcknowledgedTransaction(
+                set_id=m.message_type,
+                control_number=m.reference,
+                status=m.action,
+                codes=[m.code] if m.code else [],
+                errors=[error for s in m.segments for error in _contrl_errors(s)],
+            )
+            for m in report.messages
+            if m.group == group
+        ]
+
+    def group(
+        reference: str, action: str, code: str, found: list[catalog.AcknowledgedTransaction]
+    ) -> catalog.AcknowledgedGroup:
+        types = {t.set_id for t in found}
+        return catalog.AcknowledgedGroup(
+            functional_id=types.pop() if len(types) == 1 else "",
+            control_number=reference,
+            status="R" if action == contrl.REJECTED else "A",
+            codes=[code] if code else [],
+            received=len(found) or None,
+            accepted=sum(1 for t in found if t.status == contrl.ACCEPTED) if found else None,
+            transactions=found,
+        )
+
+    groups = [group("", report.action, report.code, transactions(None))]
+    groups.extend(group(g.reference, g.action, g.code, transactions(g.reference)) for g in report.groups)
+    return catalog.EdiAcknowledgementReceived(
+        partner=partner,
+        standard="edifact",
+        interchange=interchange.reference,
+        acknowledges=report.interchange,
+        groups=groups,
+    )
+
+
+def _contrl_errors(segment: contrl.SegmentError) -> Iterator[catalog.AcknowledgedError]:
+    # UCS names a segment by its position only (UNH = 1); its tag is not in the report.
+    if segment.code or not segment.elements:
+        yield catalog.AcknowledgedError(segment="", position=segment.position, code=segment.code)
+    for e in segment.elements:
+        yield catalog.AcknowledgedError(
+            segment="", position=segment.position, code=e.code, element=e.position or None, component=e.component
+        )
+
+
+_X12_UNSUPPORTED = "1"  # X12 718 (AK502): transaction set not supported
+
+
+def _all_rejected(group: catalog.AcknowledgedGroup, unsupported: set[tuple[str, str]]) -> catalog.AcknowledgedGroup:
+    """The group as refused: the file was not taken in, so no set of it was either, whatever its own status."""
+    transactions = []
+    for t in group.transactions:
+        codes = list(t.codes)
+        if (group.control_number, t.control_number) in unsupported and _X12_UNSUPPORTED not in codes:
+            codes.append(_X12_UNSUPPORTED)
+        transactions.append(t.model_copy(update={"status": "R", "codes": codes}))
+    return group.model_copy(update={"status": "R", "accepted": 0, "transactions": transactions})
 
 
 def _describe(exc: Exception) -> str:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 
 from crossdock.connectors import edifact, x12
+from crossdock.connectors.edifact import mapping as edifact_mapping
 from crossdock.connectors.edifact.mapping import MappingOptions
 from crossdock.connectors.files.client import FolderTransport, Layout, SftpSettings, SftpTransport, Transport
 from crossdock.connectors.x12 import mapping as x12_mapping
@@ -21,6 +22,18 @@ Role = Literal["customer", "supplier", "3pl"]
 
 _X12_PRESETS = {"default": x12.DEFAULT, "strict": x12.STRICT, "lenient": x12.LENIENT}
 _EDIFACT_PRESETS = {"default": edifact.STRICT, "strict": edifact.STRICT, "lenient": edifact.LENIENT}
+# Item ids of a supplier without item_ids in its profile: our sku as the buyer's part number (BP, which suppliers
+# echo), its own number as the vendor's part (VP, from the PO line; our sku where the line has none).
+_SUPPLIER_ITEM_IDS = (x12_mapping.ItemId(qualifier="BP"), x12_mapping.ItemId(qualifier="VP"))
+# EDIFACT service characters by the names a profile's `separators` use (UNA order).
+_EDIFACT_DELIMITERS = {
+    "component": "component",
+    "element": "element",
+    "decimal": "decimal",
+    "release": "release",
+    "repetition": "reserved",
+    "segment": "terminator",
+}
 
 
 class ItemIdSpec(Protocol):
@@ -152,6 +165,8 @@ class Profile:
             extra["item_ids"] = tuple(
                 x12_mapping.ItemId(qualifier=i.qualifier, cross_reference=i.cross_reference) for i in s.item_ids
             )
+        elif s.role == "supplier":
+            extra["item_ids"] = _SUPPLIER_ITEM_IDS
         if s.units:
             extra["units"] = {**x12_mapping.DEFAULT_UNITS, **s.units}
         names = {"element": "element_separator", "component": "component_separator"}
@@ -214,11 +229,39 @@ class Profile:
     def edifact_options(self) -> MappingOptions:
         s = self.settings
         options = MappingOptions(channel=s.channel, currency=s.currency, timezone=ZoneInfo(s.timezone))
+        if s.role == "supplier":
+            # What a supplier sends names our sku as the buyer's item number; its own article number is not a sku.
+            options = replace(options, item_ids=edifact_mapping.BUYER_ITEM_IDS)
         if s.item_ids:
             options = replace(options, item_ids=tuple(i.qualifier for i in s.item_ids))
         if s.units:
             options = replace(options, units_in={**options.units_in, **s.units})
         return options
+
+    def edifact_delimiters(self) -> edifact.Delimiters:
+        """The service characters written to the partner (UNA): the defaults, changed by `separators` (component,
+        element, decimal, release, repetition, segment)."""
+        changes: dict[str, str] = {}
+        for key, value in self.settings.separators.items():
+            if key not in _EDIFACT_DELIMITERS:
+                known = sorted(_EDIFACT_DELIMITERS)
+                raise ProfileError(f"partner {self.name}: unknown EDIFACT separator {key!r} (known: {known})")
+            if len(value) != 1:
+                raise ProfileError(f"partner {self.name}: EDIFACT separator {key} must be one character, not {value!r}")
+            changes[_EDIFACT_DELIMITERS[key]] = value
+        delimiters = replace(edifact.Delimiters(), **changes)
+        used = [delimiters.component, delimiters.element, delimiters.decimal, delimiters.release, delimiters.terminator]
+        if len(set(used)) != len(used) or delimiters.decimal not in ".,":
+            raise ProfileError(
+                f"partner {self.name}: EDIFACT separators {delimiters.una()[3:]!r} repeat a character or have a "
+                "decimal mark other than . or ,"
+            )
+        return delimiters
+
+    @property
+    def supplier_number(self) -> str:
+        """Our supplier number for the partner: the profile's `supplier`, else its interchange id."""
+        return self.settings.supplier or self.settings.id
 
     def check(self) -> list[str]:
         """Every problem of the profile as written (empty when it is usable)."""
@@ -230,6 +273,7 @@ class Profile:
             else:
                 self.edifact_options()
                 self.edifact_leniency()
+                self.edifact_delimiters()
         except (ProfileError, ValueError) as exc:
             problems.append(str(exc))
         return problems

@@ -26,6 +26,9 @@ from crossdock.connectors.edifact.syntax import (
 
 ACCEPTED = "7"
 REJECTED = "4"
+# UCI only: the interchange was received, its content not (yet) checked. Nothing in it was refused.
+RECEIVED = "8"
+ACTIONS = frozenset({ACCEPTED, REJECTED, RECEIVED})
 
 
 def _message_id(message: Message) -> tuple[str, ...]:
@@ -198,17 +201,36 @@ class MessageReport:
 
 
 @dataclass(frozen=True)
+class GroupReport:
+    """A UCF: what the partner said about one functional group (UNG) of the interchange."""
+
+    reference: str
+    action: str
+    code: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.action == ACCEPTED
+
+
+@dataclass(frozen=True)
 class ContrlReport:
-    """What a partner said about one of our interchanges."""
+    """What a partner said about one of our interchanges: UCI (`action` 7, 4 or 8 received), then per group its
+    UCF and per message its UCM with the UCS / UCD errors."""
 
     interchange: str
     action: str
     code: str
     messages: tuple[MessageReport, ...] = ()
+    groups: tuple[GroupReport, ...] = ()
 
     @property
     def accepted(self) -> bool:
-        return self.action in (ACCEPTED, "8") and all(m.accepted for m in self.messages)
+        return (
+            self.action in (ACCEPTED, RECEIVED)
+            and all(m.accepted for m in self.messages)
+            and all(g.accepted for g in self.groups)
+        )
 
 
 def read_contrl(message: Message, place: Place | None = None) -> ContrlReport:
@@ -224,6 +246,7 @@ def read_contrl(message: Message, place: Place | None = None) -> ContrlReport:
         )
     uci = message.segments[0]
     messages: list[MessageReport] = []
+    groups: list[GroupReport] = []
     group: str | None = None
     current: dict[str, object] | None = None
     segments: list[SegmentError] = []
@@ -235,6 +258,7 @@ def read_contrl(message: Message, place: Place | None = None) -> ContrlReport:
     for segment in message.segments[1:]:
         if segment.tag == "UCF":
             group = segment.value(1)
+            groups.append(GroupReport(group, segment.value(4), segment.value(5)))
         elif segment.tag == "UCM":
             close()
             segments = []
@@ -258,4 +282,4 @@ def read_contrl(message: Message, place: Place | None = None) -> ContrlReport:
             last = segments[-1]
             segments[-1] = SegmentError(last.position, last.code, (*last.elements, error))
     close()
-    return ContrlReport(uci.value(1), uci.value(4), uci.value(5), tuple(messages))
+    return ContrlReport(uci.value(1), uci.value(4), uci.value(5), tuple(messages), tuple(groups))

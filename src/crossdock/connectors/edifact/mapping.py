@@ -1,4 +1,5 @@
-"""ORDERS, DESADV and INVOIC to and from the canonical documents. Pure: no I/O, no clock, no configuration.
+"""ORDERS, DESADV and INVOIC to and from the canonical documents, for customers; ORDERS out and ORDRSP, DESADV and
+INVOIC in (the procurement documents) for suppliers. Pure: no I/O, no clock, no configuration.
 
 Two steps each way, so that other documents (the procure-to-pay ones) can reuse the first: `extract` reads any
 of these messages into `EdifactRefs` (parties, references, dates, lines with every item id, quantity, price and
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -29,7 +30,7 @@ from crossdock.connectors.edifact.syntax import (
     decimal_text,
     digits,
 )
-from crossdock.domain import documents
+from crossdock.domain import documents, procurement
 
 # UN/ECE Recommendation 20 units <-> canonical units. Units not listed pass through unchanged.
 UNITS_IN: Mapping[str, str] = {"PCE": "EA", "C62": "EA", "EA": "EA", "NAR": "EA", "KGM": "KG", "LTR": "L", "MTR": "M"}
@@ -53,6 +54,10 @@ class MappingOptions:
 
 
 DEFAULT_OPTIONS = MappingOptions()
+# Item ids read as the sku in what a supplier sends us: there we are the buyer, so our sku is the buyer's item
+# (IN) or part (BP) number, and the supplier's article number (SA) is its own, kept as `supplier_item`.
+BUYER_ITEM_IDS: tuple[str, ...] = ("IN", "BP", "EN", "SRV", "UP", "MF", "SA", "VP")
+BUYERS_ITEM, SUPPLIERS_ARTICLE, BATCH = "IN", "SA", "NB"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ class ItemLine:
     references: tuple[tuple[str, str, str], ...] = ()
     dates: tuple[tuple[str, str, str], ...] = ()
     tax_rate: Decimal | None = None
+    action: str = ""  # LIN 1229: what an ORDRSP line says (5 accepted, 3 changed, 7 not accepted...)
+    pack: str = ""  # the id (GIN+BJ, an SSCC) of the DESADV packaging level the line sits in
+    substitutes: tuple[tuple[str, str], ...] = ()  # PIA+3 (substituted by): (qualifier, id)
 
     def item_id(self, qualifier: str) -> str | None:
         return next((value for q, value in self.item_ids if q == qualifier), None)
@@ -130,6 +138,7 @@ class EdifactRefs:
     amounts: tuple[tuple[str, Decimal], ...] = ()
     tax_rates: tuple[Decimal, ...] = ()
     lines: tuple[ItemLine, ...] = ()
+    packs: tuple[tuple[str, str], ...] = ()  # DESADV: (GIN+BJ id, PAC 7065 package type) in file order
 
     def party(self, *qualifiers: str) -> Party | None:
         for wanted in qualifiers:
@@ -203,6 +212,9 @@ class _LineDraft:
     references: list[tuple[str, str, str]] = field(default_factory=list)
     dates: list[tuple[str, str, str]] = field(default_factory=list)
     tax_rate: Decimal | None = None
+    action: str = ""
+    pack: str = ""
+    substitutes: list[tuple[str, str]] = field(default_factory=list)
 
     def done(self) -> ItemLine:
         return ItemLine(
@@ -216,6 +228,9 @@ class _LineDraft:
             tuple(self.references),
             tuple(self.dates),
             self.tax_rate,
+            self.action,
+            self.pack,
+            tuple(self.substitutes),
         )
 
 
@@ -231,9 +246,14 @@ def _price(ctx: _Context, segment: Segment, position: int) -> Price:
     return price
 
 
+SUBSTITUTED_BY = "3"  # PIA 4347
+
+
 def _line_segment(draft: _LineDraft, ctx: _Context, segment: Segment, position: int) -> None:
     tag = segment.tag
-    if tag == "PIA":
+    if tag == "PIA" and segment.value(1) == SUBSTITUTED_BY:
+        draft.substitutes += [(segment.value(p, 2), segment.value(p, 1)) for p in range(2, 7) if segment.value(p, 1)]
+    elif tag == "PIA":
         draft.item_ids += [(segment.value(p, 2), segment.value(p, 1)) for p in range(2, 7) if segment.value(p, 1)]
     elif tag == "IMD" and not draft.description:
         draft.description = " ".join(v for v in segment.element(3)[3:5] if v)
@@ -266,13 +286,15 @@ def extract(message: Message, interchange: Interchange | None = None) -> Edifact
     section = "header"
     bgm = Segment("BGM")
     currency: str | None = None
+    packs: list[tuple[str, str]] = []
+    pack, package_type = "", ""
     for position, segment in enumerate(message.segments, start=2):
         tag = segment.tag
         if tag == "LIN":
             if draft is not None:
                 lines.append(draft.done())
             number = segment.value(1)
-            draft = _LineDraft(position, int(number) if digits(number) else None)
+            draft = _LineDraft(position, int(number) if digits(number) else None, action=segment.value(2), pack=pack)
             if segment.value(3, 1):
                 draft.item_ids.append((segment.value(3, 2), segment.value(3, 1)))
             section = "line"
@@ -281,6 +303,7 @@ def extract(message: Message, interchange: Interchange | None = None) -> Edifact
                 lines.append(draft.done())
             draft = None
             section = "summary" if tag == "UNS" else "packaging"
+            pack, package_type = "", ""
         elif draft is not None:
             _line_segment(draft, ctx, segment, position)
         elif section == "header":
@@ -297,6 +320,13 @@ def extract(message: Message, interchange: Interchange | None = None) -> Edifact
                 currency = segment.value(1, 2) or None
             elif tag == "TAX" and segment.value(5, 4):
                 taxes.append(ctx.number(segment, position, 5, 4))
+        elif section == "packaging":
+            # PAC names the package type, GIN+BJ the level's label (SSCC); lines below belong to that pack.
+            if tag == "PAC":
+                package_type = segment.value(3, 1)
+            elif tag == "GIN" and segment.value(1) == "BJ" and segment.value(2, 1):
+                pack = segment.value(2, 1)
+                packs.append((pack, package_type))
         elif section == "summary":
             if tag == "MOA":
                 amounts.append((segment.value(1, 1), ctx.number(segment, position, 1, 2)))
@@ -322,6 +352,7 @@ def extract(message: Message, interchange: Interchange | None = None) -> Edifact
         amounts=tuple(amounts),
         tax_rates=tuple(taxes),
         lines=tuple(lines),
+        packs=tuple(packs),
     )
 
 
@@ -704,3 +735,528 @@ def invoic_message(
         Segment.of("MOA", ("77", _num(invoice.total().amount, n))),
     ]
     return writer.message(reference, "INVOIC", body, release=release, association=association)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Procure-to-pay: our purchase orders out as ORDERS, and what a supplier answers (ORDRSP, DESADV, INVOIC) back as
+# the procurement documents. The supplier's writers (`*_message` below ORDERS) stand in for a supplier in tests.
+
+# BGM 1225 of an ORDRSP, and LIN 1229 of its lines (UN/EDIFACT D.96A code lists).
+RESPONSE_ACCEPTED, RESPONSE_CHANGED, RESPONSE_REJECTED = "29", "4", "27"
+RESPONSE_STATUS = {
+    "29": procurement.AcknowledgementStatus.ACCEPTED,
+    "6": procurement.AcknowledgementStatus.ACCEPTED,
+    "4": procurement.AcknowledgementStatus.ACCEPTED_WITH_CHANGES,
+    "28": procurement.AcknowledgementStatus.ACCEPTED_WITH_CHANGES,
+    "30": procurement.AcknowledgementStatus.ACCEPTED_WITH_CHANGES,
+    "27": procurement.AcknowledgementStatus.REJECTED,
+}
+LINE_ACCEPTED, LINE_CHANGED, LINE_REJECTED = "5", "3", "7"
+LINE_STATUS = {
+    "": procurement.LineAcknowledgementStatus.ACCEPTED,
+    "4": procurement.LineAcknowledgementStatus.ACCEPTED,  # no action
+    "5": procurement.LineAcknowledgementStatus.ACCEPTED,
+    "3": procurement.LineAcknowledgementStatus.CHANGED,
+    "6": procurement.LineAcknowledgementStatus.CHANGED,  # accepted with amendment
+    "2": procurement.LineAcknowledgementStatus.REJECTED,  # deleted
+    "7": procurement.LineAcknowledgementStatus.REJECTED,
+}
+# DTM qualifiers of when goods should arrive, in order of preference: estimated delivery, estimated arrival,
+# requested delivery; 69 is the date a supplier promises in an ORDRSP.
+EXPECTED_DATES = ("17", "132", "2")
+PROMISED_DATES = ("69", "2", "67")
+PALLETS = frozenset({"PX", "201", "09"})  # PAC 7065 package types read as pallets; anything else is a carton
+
+
+def _day(m: _Mapper, value: str, fmt: str, qualifier: str, segment: int) -> date:
+    try:
+        return parse_date(value, fmt, m.options.timezone).date()
+    except ValueError as exc:
+        raise m.ctx.fail("invalid-date", f"DTM {qualifier}: {exc}", segment, "DTM") from None
+
+
+def _line_date(m: _Mapper, line: ItemLine, *qualifiers: str) -> date | None:
+    for qualifier in qualifiers:
+        for q, value, fmt in line.dates:
+            if q == qualifier and value:
+                return _day(m, value, fmt, qualifier, line.segment)
+    return None
+
+
+def _header_day(m: _Mapper, *qualifiers: str) -> date | None:
+    found = m.date(*qualifiers)
+    return found.date() if found else None
+
+
+def _supplier_item(line: ItemLine, options: MappingOptions) -> str | None:
+    """The supplier's article number (SA) on a line, unless the sku was read from it."""
+    article = line.item_id(SUPPLIERS_ARTICLE)
+    source = next((q for q in options.item_ids if line.item_id(q)), line.item_ids[0][0] if line.item_ids else None)
+    return article if article and source != SUPPLIERS_ARTICLE else None
+
+
+def _order_line(line: ItemLine, index: int) -> int:
+    """The PO line a supplier's line answers: RFF+ON's line number, else LIN 1082, else its position."""
+    found = line.reference("ON")
+    if found and digits(found[1]) and int(found[1]) > 0:
+        return int(found[1])
+    return _line_number(line, index)
+
+
+def _buyer_ids(sku: str, supplier_item: str | None) -> Segment:
+    """PIA+5 with our sku as the buyer's item number and, when known, the supplier's article number: the ids a
+    document already carries are written as they are, never one derived from our sku in the supplier's name."""
+    ids = [(sku, BUYERS_ITEM)] + ([(supplier_item, SUPPLIERS_ARTICLE)] if supplier_item else [])
+    return Segment.of("PIA", "5", *ids)
+
+
+def _party_id(refs: EdifactRefs, *qualifiers: str) -> str | None:
+    party = refs.party(*qualifiers)
+    return ((party.id or party.name).strip() or None) if party else None
+
+
+def purchase_order_message(
+    order: procurement.PurchaseOrder,
+    reference: str,
+    *,
+    revision: int = 1,
+    buyer: str | None = None,
+    decimal_mark: str = ".",
+    version: str = "D",
+    release: str = "96A",
+    association: str = "EAN008",
+) -> Message:
+    """PurchaseOrder -> ORDERS to the supplier: BGM 220 (1225 9 original, 5 replace for a later revision), DTM 137
+    order date and DTM 2 delivery date (102), NAD BY (`buyer`, our id, when given), SU (our number for the
+    supplier) and DP (the ship-to location), CUX, per line LIN, PIA+5 with our sku as IN and the supplier's article
+    number (SA) when the line has one, QTY+21, PRI+AAA, DTM+2; UNS, CNT."""
+    n = decimal_mark
+    body = [Segment.of("BGM", "220", order.number, "9" if revision <= 1 else "5")]
+    if order.ordered_on:
+        body.append(_dtm("137", order.ordered_on))
+    if order.requested_on:
+        body.append(_dtm("2", order.requested_on))
+    parties = [Party("BY", buyer, "9")] if buyer else []
+    parties += [Party("SU", order.supplier, "92"), Party("DP", order.ship_to, "92")]
+    body += [_nad(p) for p in parties]
+    body.append(Segment.of("CUX", ("2", order.currency, "9")))
+    for line in order.lines:
+        body += [Segment.of("LIN", str(line.line)), _buyer_ids(line.sku, line.supplier_item)]
+        body.append(Segment.of("QTY", ("21", _num(line.quantity.value, n), _unit_out(line.quantity.unit))))
+        body.append(Segment.of("PRI", ("AAA", _num(line.unit_price, n))))
+        if line.requested_on:
+            body.append(_dtm("2", line.requested_on))
+    body += [Segment.of("UNS", "S"), Segment.of("CNT", ("2", str(len(order.lines))))]
+    return writer.message(reference, "ORDERS", body, version=version, release=release, association=association)
+
+
+def to_purchase_order(
+    message: Message, interchange: Interchange | None = None, options: MappingOptions = DEFAULT_OPTIONS
+) -> tuple[procurement.PurchaseOrder, EdifactRefs]:
+    """ORDERS -> PurchaseOrder (one we sent, read back; pass options whose item_ids start with ours, e.g.
+    BUYER_ITEM_IDS): number BGM, supplier NAD+SU, ship-to NAD+DP (else ST), DTM 137 and 2, QTY+21, PRI, the
+    supplier's article number (SA) as `supplier_item`, line DTM+2."""
+    refs = extract(message, interchange)
+    m = _Mapper(refs, message, interchange, options)
+    if message.type != "ORDERS":
+        raise m.ctx.fail("message-type", f"{message.type} is not ORDERS", 1, "UNH", 2)
+    lines = []
+    for index, line in enumerate(refs.lines, start=1):
+        sku, price = m.sku(line), m.unit_price(line)
+        if price is None:
+            raise m.ctx.fail("price-missing", "a purchase order line needs a PRI", line.segment, "LIN")
+        lines.append(
+            m.build(
+                procurement.PurchaseOrderLine,
+                line=_line_number(line, index),
+                sku=sku,
+                supplier_item=_supplier_item(line, options),
+                quantity=m.quantity(line, "21"),
+                unit_price=price,
+                requested_on=_line_date(m, line, "2"),
+            )
+        )
+    order = m.build(
+        procurement.PurchaseOrder,
+        number=refs.document_number,
+        supplier=m.party_key("SU"),
+        currency=m.currency(),
+        ship_to=m.party_key("DP", "ST"),
+        ordered_on=_header_day(m, "137", "4"),
+        requested_on=_header_day(m, "2"),
+        lines=tuple(lines),
+    )
+    assert isinstance(order, procurement.PurchaseOrder)
+    return order, refs
+
+
+def acknowledgement_message(
+    ack: procurement.POAcknowledgement,
+    reference: str,
+    order: procurement.PurchaseOrder | None = None,
+    *,
+    decimal_mark: str = ".",
+    version: str = "D",
+    release: str = "96A",
+    association: str = "EAN005",
+) -> Message:
+    """POAcknowledgement -> ORDRSP, as the supplier sends it: BGM 231 with 1225 29 / 4 / 27, DTM 137, RFF+ON,
+    NAD+SU, per listed line LIN with 1229 5 / 3 / 7, the PO line's ids (when `order` is given), and for a changed
+    line QTY+21, PRI+AAA, DTM+69 and PIA+3 (the substitute) as it changes them; UNS, CNT."""
+    n = decimal_mark
+    code = {v: k for k, v in RESPONSE_STATUS.items() if k in (RESPONSE_ACCEPTED, RESPONSE_CHANGED, RESPONSE_REJECTED)}
+    body = [Segment.of("BGM", "231", ack.number, code[ack.status])]
+    if ack.acknowledged_on:
+        body.append(_dtm("137", ack.acknowledged_on))
+    body += [Segment.of("RFF", ("ON", ack.order)), _nad(Party("SU", ack.supplier, "92"))]
+    actions = {
+        procurement.LineAcknowledgementStatus.ACCEPTED: LINE_ACCEPTED,
+        procurement.LineAcknowledgementStatus.CHANGED: LINE_CHANGED,
+        procurement.LineAcknowledgementStatus.REJECTED: LINE_REJECTED,
+    }
+    for line in ack.lines:
+        body.append(Segment.of("LIN", str(line.line), actions[line.status]))
+        ordered = next((ln for ln in order.lines if ln.line == line.line), None) if order else None
+        if ordered is not None:
+            body.append(_buyer_ids(ordered.sku, ordered.supplier_item))
+        if line.substitute_sku:
+            body.append(Segment.of("PIA", SUBSTITUTED_BY, (line.substitute_sku, BUYERS_ITEM)))
+        if line.quantity is not None:
+            body.append(Segment.of("QTY", ("21", _num(line.quantity.value, n), _unit_out(line.quantity.unit))))
+        if line.unit_price is not None:
+            body.append(Segment.of("PRI", ("AAA", _num(line.unit_price, n))))
+        if line.delivery_on is not None:
+            body.append(_dtm("69", line.delivery_on))
+    body += [Segment.of("UNS", "S"), Segment.of("CNT", ("2", str(len(ack.lines))))]
+    return writer.message(reference, "ORDRSP", body, version=version, release=release, association=association)
+
+
+def to_acknowledgement(
+    message: Message,
+    interchange: Interchange | None = None,
+    options: MappingOptions = DEFAULT_OPTIONS,
+    *,
+    supplier: str,
+) -> tuple[procurement.POAcknowledgement, EdifactRefs]:
+    """ORDRSP -> POAcknowledgement: number BGM 1004, order RFF+ON (header, else the first line's), acknowledged on
+    DTM 137. Line status from LIN 1229 (5/4/none accepted, 3/6 changed, 7/2 rejected); a changed line takes
+    QTY 113 (else 21), PRI, DTM 69/2/67 and a PIA+3 substitute, and must carry one of them. The header status
+    follows the lines when there are any; a rejecting BGM (27) over lines it does not reject is refused."""
+    refs = extract(message, interchange)
+    m = _Mapper(refs, message, interchange, options)
+    if message.type != "ORDRSP":
+        raise m.ctx.fail("message-type", f"{message.type} is not ORDRSP", 1, "UNH", 2)
+    order = refs.reference("ON") or next(
+        (found[0] for line in refs.lines if (found := line.reference("ON")) and found[0]), None
+    )
+    if not order:
+        raise m.ctx.fail("order-reference-missing", "no RFF+ON in the header or on a line", tag="RFF")
+    header = RESPONSE_STATUS.get(refs.function)
+    if header is None:
+        known = ", ".join(sorted(RESPONSE_STATUS))
+        raise m.ctx.fail("response-type", f"BGM 1225 {refs.function!r} is not one of {known}", tag="BGM", element=3)
+    lines: list[procurement.AcknowledgementLine] = []
+    for index, line in enumerate(refs.lines, start=1):
+        status = LINE_STATUS.get(line.action)
+        if status is None:
+            known = ", ".join(sorted(k for k in LINE_STATUS if k))
+            raise m.ctx.fail("line-action", f"LIN 1229 {line.action!r} is not one of {known}", line.segment, "LIN", 2)
+        changes: dict[str, object] = {}
+        if status is procurement.LineAcknowledgementStatus.CHANGED:
+            if line.quantity("113", "21") is not None:
+                changes["quantity"] = m.quantity(line, "113", "21")
+            if (price := m.unit_price(line)) is not None:
+                changes["unit_price"] = price
+            if (promised := _line_date(m, line, *PROMISED_DATES)) is not None:
+                changes["delivery_on"] = promised
+            substitute = next((v for q in options.item_ids for sq, v in line.substitutes if sq == q), None)
+            if substitute or line.substitutes:
+                changes["substitute_sku"] = substitute or line.substitutes[0][1]
+        answered = m.build(procurement.AcknowledgementLine, line=_order_line(line, index), status=status, **changes)
+        assert isinstance(answered, procurement.AcknowledgementLine)
+        lines.append(answered)
+    kinds = {line.status for line in lines}
+    rejecting = header is procurement.AcknowledgementStatus.REJECTED
+    if rejecting and kinds - {procurement.LineAcknowledgementStatus.REJECTED}:
+        raise m.ctx.fail("response-contradicts-lines", "BGM 27 (not accepted) over lines it accepts or changes", 1)
+    if lines:
+        if kinds == {procurement.LineAcknowledgementStatus.ACCEPTED}:
+            header = procurement.AcknowledgementStatus.ACCEPTED
+        elif kinds == {procurement.LineAcknowledgementStatus.REJECTED}:
+            header = procurement.AcknowledgementStatus.REJECTED
+        else:
+            header = procurement.AcknowledgementStatus.ACCEPTED_WITH_CHANGES
+    ack = m.build(
+        procurement.POAcknowledgement,
+        number=refs.document_number or order,
+        order=order,
+        supplier=supplier,
+        status=header,
+        acknowledged_on=_header_day(m, "137"),
+        lines=tuple(lines),
+    )
+    assert isinstance(ack, procurement.POAcknowledgement)
+    return ack, refs
+
+
+def ship_notice_message(
+    notice: procurement.AdvanceShipNotice,
+    reference: str,
+    *,
+    decimal_mark: str = ".",
+    version: str = "D",
+    release: str = "96A",
+    association: str = "EAN005",
+) -> Message:
+    """AdvanceShipNotice -> DESADV, as the supplier sends it: BGM 351, DTM 11 (shipped) and 17 (expected), RFF+ON,
+    NAD+SU and CA, CPS 1 with the loose lines, then per pack CPS, PAC (CT carton, PX pallet) and GIN+BJ (its
+    label) with its lines; a line is LIN, PIA+5 (our sku, the supplier's article), QTY+12 and RFF+ON order:line,
+    one LIN per lot with PIA+1 (NB) and DTM+36. Pack weights are not written."""
+    n = decimal_mark
+    body = [Segment.of("BGM", "351", notice.shipment, "9")]
+    if notice.shipped_on:
+        body.append(_dtm("11", notice.shipped_on))
+    body += [_dtm(EXPECTED_DATES[0], notice.expected_on), Segment.of("RFF", ("ON", notice.order))]
+    body.append(_nad(Party("SU", notice.supplier, "92")))
+    if notice.carrier:
+        body.append(_nad(Party("CA", notice.carrier, "92")))
+    count = 0
+
+    def lines(of: list[procurement.ShipNoticeLine]) -> None:
+        nonlocal count
+        for line in of:
+            for lot in line.lots or (None,):
+                count += 1
+                quantity = lot.quantity if lot else line.quantity
+                body.append(Segment.of("LIN", str(count)))
+                body.append(_buyer_ids(line.sku, line.supplier_item))
+                if lot is not None:
+                    body.append(Segment.of("PIA", "1", (lot.number, BATCH)))
+                body.append(Segment.of("QTY", ("12", _num(quantity.value, n), _unit_out(quantity.unit))))
+                if lot is not None and lot.expires_on:
+                    body.append(_dtm("36", lot.expires_on))
+                body.append(Segment.of("RFF", ("ON", notice.order, str(line.line))))
+
+    body.append(Segment.of("CPS", "1"))
+    lines([line for line in notice.lines if line.pack is None])
+    for level, pack in enumerate(notice.packs, start=2):
+        body.append(Segment.of("CPS", str(level), "1"))
+        body.append(Segment.of("PAC", "1", None, "PX" if pack.kind == "pallet" else "CT"))
+        body.append(Segment.of("GIN", "BJ", pack.id))
+        lines([line for line in notice.lines if line.pack == pack.id])
+    body.append(Segment.of("CNT", ("2", str(count))))
+    return writer.message(reference, "DESADV", body, version=version, release=release, association=association)
+
+
+@dataclass
+class _NoticeLine:
+    """A ship notice line while the DESADV's LINs of one PO line and pack are added up."""
+
+    sku: str
+    supplier_item: str | None
+    quantity: documents.Quantity
+    lots: list[procurement.Lot]
+
+
+def to_ship_notices(
+    message: Message,
+    interchange: Interchange | None = None,
+    options: MappingOptions = DEFAULT_OPTIONS,
+    *,
+    supplier: str,
+    transit_days: int | None = None,
+) -> tuple[list[procurement.AdvanceShipNotice], EdifactRefs]:
+    """A supplier's DESADV -> one AdvanceShipNotice per order it ships against, all with BGM 1004 as the shipment:
+    order and PO line from RFF+ON (line, else header), shipped on DTM 11, expected on DTM 17/132/2 (else shipped
+    + `transit_days`), carrier NAD+CA, packs from the GIN+BJ labels the lines sit under (PAC PX: pallet), QTY+12,
+    lots from PIA NB with DTM+36 as expiry. Lines of one PO line, pack and item are one line, their lots added."""
+    refs = extract(message, interchange)
+    m = _Mapper(refs, message, interchange, options)
+    if message.type != "DESADV":
+        raise m.ctx.fail("message-type", f"{message.type} is not DESADV", 1, "UNH", 2)
+    shipped = _header_day(m, "11")
+    expected = _header_day(m, *EXPECTED_DATES)
+    if expected is None and shipped is not None and transit_days is not None:
+        expected = shipped + timedelta(days=transit_days)
+    if expected is None:
+        raise m.ctx.fail(
+            "expected-date-missing",
+            "no DTM 17, 132 or 2 (when the goods arrive), and no transit days to count from DTM 11",
+            tag="DTM",
+        )
+    header_order = refs.reference("ON")
+    drafts: dict[str, dict[tuple[int, str], _NoticeLine]] = {}
+    for index, line in enumerate(refs.lines, start=1):
+        found = line.reference("ON")
+        order = (found[0] if found else "") or header_order
+        if not order:
+            raise m.ctx.fail("order-reference-missing", "no RFF+ON on the line or in the header", line.segment, "LIN")
+        sku, quantity = m.sku(line), m.quantity(line, "12")
+        key = (_order_line(line, index), line.pack)
+        draft = drafts.setdefault(order, {}).get(key)
+        lots: list[procurement.Lot] = []
+        if batch := line.item_id(BATCH):
+            lot = m.build(procurement.Lot, number=batch, quantity=quantity, expires_on=_line_date(m, line, "36"))
+            assert isinstance(lot, procurement.Lot)
+            lots.append(lot)
+        if draft is None:
+            drafts[order][key] = _NoticeLine(sku, _supplier_item(line, options), quantity, lots)
+            continue
+        if draft.sku != sku or draft.quantity.unit != quantity.unit:
+            raise m.ctx.fail(
+                "order-line-several-items",
+                f"order {order} line {key[0]} ships both {draft.sku} and {sku} in one pack",
+                line.segment,
+                "LIN",
+            )
+        draft.quantity = documents.Quantity(value=draft.quantity.value + quantity.value, unit=draft.quantity.unit)
+        draft.lots += lots
+    if not drafts:
+        raise m.ctx.fail("no-lines", "the despatch advice has no LIN")
+    kinds = dict(refs.packs)
+    notices = []
+    for order, found_lines in drafts.items():
+        used = list(dict.fromkeys(pack for _, pack in found_lines if pack))
+        notice = m.build(
+            procurement.AdvanceShipNotice,
+            shipment=refs.document_number,
+            order=order,
+            supplier=supplier,
+            shipped_on=shipped,
+            expected_on=expected,
+            carrier=_party_id(refs, "CA"),
+            packs=tuple(
+                m.build(procurement.Pack, id=pack, kind="pallet" if kinds.get(pack) in PALLETS else "carton")
+                for pack in used
+            ),
+            lines=tuple(
+                m.build(
+                    procurement.ShipNoticeLine,
+                    line=number,
+                    sku=draft.sku,
+                    supplier_item=draft.supplier_item,
+                    quantity=draft.quantity,
+                    pack=pack or None,
+                    lots=tuple(draft.lots),
+                )
+                for (number, pack), draft in found_lines.items()
+            ),
+        )
+        assert isinstance(notice, procurement.AdvanceShipNotice)
+        notices.append(notice)
+    return notices, refs
+
+
+def supplier_invoice_message(
+    invoice: procurement.SupplierInvoice,
+    reference: str,
+    *,
+    decimal_mark: str = ".",
+    version: str = "D",
+    release: str = "96A",
+    association: str = "EAN008",
+) -> Message:
+    """SupplierInvoice -> INVOIC, as the supplier sends it: BGM 380, DTM 137/13, RFF+ON, NAD+SU, CUX, per line LIN,
+    PIA+5 (our sku), QTY+47, MOA+203, PRI+AAA, RFF+ON order:line; UNS, CNT, MOA 79 (net), 124 (the stated tax),
+    77 (the stated total)."""
+    n = decimal_mark
+    body = [Segment.of("BGM", "380", invoice.number, "9"), _dtm("137", invoice.issued_on)]
+    if invoice.due_on:
+        body.append(_dtm("13", invoice.due_on))
+    body += [Segment.of("RFF", ("ON", invoice.order)), _nad(Party("SU", invoice.supplier, "92"))]
+    body.append(Segment.of("CUX", ("2", invoice.currency, "4")))
+    for index, line in enumerate(invoice.lines, start=1):
+        body += [Segment.of("LIN", str(index)), _buyer_ids(line.sku, None)]
+        body.append(Segment.of("QTY", ("47", _num(line.quantity.value, n), _unit_out(line.quantity.unit))))
+        body.append(Segment.of("MOA", ("203", _num(line.net(invoice.currency).amount, n))))
+        body.append(Segment.of("PRI", ("AAA", _num(line.unit_price, n))))
+        body.append(Segment.of("RFF", ("ON", invoice.order, str(line.line))))
+    body += [
+        Segment.of("UNS", "S"),
+        Segment.of("CNT", ("2", str(len(invoice.lines)))),
+        Segment.of("MOA", ("79", _num(invoice.net().amount, n))),
+        Segment.of("MOA", ("124", _num(invoice.tax, n))),
+        Segment.of("MOA", ("77", _num(invoice.total, n))),
+    ]
+    return writer.message(reference, "INVOIC", body, version=version, release=release, association=association)
+
+
+def to_supplier_invoice(
+    message: Message,
+    interchange: Interchange | None = None,
+    options: MappingOptions = DEFAULT_OPTIONS,
+    *,
+    supplier: str,
+) -> tuple[procurement.SupplierInvoice, EdifactRefs]:
+    """A supplier's INVOIC -> SupplierInvoice: number BGM, order RFF+ON (header or first line), issued DTM 137/3,
+    due DTM 13/140, per line the PO line (RFF+ON line number, else LIN 1082), QTY+47 (else 12), PRI; the tax and
+    total as stated: summary MOA 124 (else 176, else 0) and MOA 77 (else 86, 39), which is required."""
+    refs = extract(message, interchange)
+    m = _Mapper(refs, message, interchange, options)
+    if message.type != "INVOIC":
+        raise m.ctx.fail("message-type", f"{message.type} is not INVOIC", 1, "UNH", 2)
+    order = refs.reference("ON") or next(
+        (found[0] for line in refs.lines if (found := line.reference("ON")) and found[0]), None
+    )
+    if not order:
+        raise m.ctx.fail("order-reference-missing", "no RFF+ON in the header or on a line", tag="RFF")
+    amounts = dict(refs.amounts)
+    total = next((amounts[q] for q in ("77", "86", "39") if q in amounts), None)
+    if total is None:
+        raise m.ctx.fail("total-missing", "no MOA 77, 86 or 39 (the invoice total) in the summary", tag="MOA")
+    tax = next((amounts[q] for q in ("124", "176") if q in amounts), Decimal(0))
+    lines = []
+    for index, line in enumerate(refs.lines, start=1):
+        price = m.unit_price(line)
+        if price is None:
+            raise m.ctx.fail("price-missing", "an invoice line needs a PRI", line.segment, "LIN")
+        lines.append(
+            m.build(
+                procurement.SupplierInvoiceLine,
+                line=_order_line(line, index),
+                sku=m.sku(line),
+                quantity=m.quantity(line, "47", "12"),
+                unit_price=price,
+            )
+        )
+    issued = _header_day(m, "137", "3")
+    if issued is None:
+        raise m.ctx.fail("invoice-date-missing", "no DTM+137 or DTM+3", tag="DTM")
+    invoice = m.build(
+        procurement.SupplierInvoice,
+        number=refs.document_number,
+        supplier=supplier,
+        order=order,
+        currency=m.currency(),
+        issued_on=issued,
+        due_on=_header_day(m, "13", "140"),
+        lines=tuple(lines),
+        tax=tax,
+        total=total,
+    )
+    assert isinstance(invoice, procurement.SupplierInvoice)
+    return invoice, refs
+
+
+SupplierDocument = procurement.POAcknowledgement | procurement.AdvanceShipNotice | procurement.SupplierInvoice
+FROM_SUPPLIERS = frozenset({"ORDRSP", "DESADV", "INVOIC"})
+
+
+def from_supplier(
+    message: Message,
+    interchange: Interchange | None = None,
+    options: MappingOptions = DEFAULT_OPTIONS,
+    *,
+    supplier: str,
+    transit_days: int | None = None,
+) -> list[SupplierDocument]:
+    """The procurement documents of one message a supplier sent (ORDRSP, DESADV or INVOIC), chosen by its type."""
+    if message.type == "ORDRSP":
+        return [to_acknowledgement(message, interchange, options, supplier=supplier)[0]]
+    if message.type == "DESADV":
+        return list(to_ship_notices(message, interchange, options, supplier=supplier, transit_days=transit_days)[0])
+    if message.type == "INVOIC":
+        return [to_supplier_invoice(message, interchange, options, supplier=supplier)[0]]
+    raise _Context(interchange, message).fail(
+        "message-type", f"a {message.type} from a supplier is not mapped (sent: ORDRSP, DESADV, INVOIC)", 1, "UNH", 2
+    )

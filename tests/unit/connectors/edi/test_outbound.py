@@ -15,13 +15,14 @@ import pytest
 from crossdock.config import PartnerSettings
 from crossdock.connectors import edifact, x12
 from crossdock.connectors.edi.inbound import EdiInbound
-from crossdock.connectors.edi.outbound import EdiSender, control_number
+from crossdock.connectors.edi.outbound import EdiSender
 from crossdock.connectors.edi.profiles import Profile
 from crossdock.connectors.edifact.contrl import read_contrl
 from crossdock.connectors.files.client import FolderTransport, Layout
 from crossdock.connectors.x12 import mapping as x12_mapping
 from crossdock.domain import catalog
 from crossdock.domain.documents import Invoice, InvoiceLine, Quantity, Shipment, ShipmentLine
+from crossdock.domain.events import Envelope
 from crossdock.domain.procurement import PurchaseOrder, PurchaseOrderLine
 from crossdock.hub.ports import AttemptOutcome, Delivery
 from tests.conftest import SAMPLES
@@ -41,8 +42,14 @@ def sender(tmp_path: Path, p: Profile | None = None) -> EdiSender:
     return EdiSender(p or profile(), FolderTransport(tmp_path, layout=Layout()))
 
 
-def delivery(payload: catalog.Payload, delivery_id: str = "dlv-1") -> Delivery:
-    event = {"id": f"evt-{delivery_id}", "type": payload.event_type, "data": catalog.data_of(payload)}
+def delivery(payload: catalog.Payload, delivery_id: str = "dlv-1", number: int = 7) -> Delivery:
+    """A delivery as the hub queues it for a partner: the event, and the control numbers taken for it."""
+    event = {
+        "id": f"evt-{delivery_id}",
+        "type": payload.event_type,
+        "data": catalog.data_of(payload),
+        "controlnumbers": {"interchange": number, "group": number + 100},
+    }
     return make_delivery(id=delivery_id, event_id=event["id"], event_type=payload.event_type, payload=event)
 
 
@@ -153,9 +160,10 @@ def test_an_accepted_interchange_is_answered_by_a_997_accepting_its_group_and_se
     [(name, data)] = outbound(tmp_path).items()
     interchange, ack = only_acknowledgement(data)
     assert result.outcome is AttemptOutcome.DELIVERED, result.error
-    assert name == f"997-{control_number('dlv-1'):09d}.edi"
+    assert name == "997-000000007.edi"
     assert (interchange.receiver_qualifier, interchange.receiver_id) == ("12", "4405197800")
-    assert interchange.control_number == f"{control_number('dlv-1'):09d}"
+    assert interchange.control_number == "000000007"
+    assert interchange.groups[0].control_number == "107", "the group number the hub gave, not the interchange's"
     assert (ack.functional_id, ack.group_control_number, ack.status) == ("PO", "1421", "A")
     assert (ack.included, ack.received, ack.accepted_count) == (1, 1, 1)
     assert [(t.set_id, t.control_number, t.status) for t in ack.transactions] == [("850", "000000010", "A")]
@@ -222,18 +230,18 @@ def test_another_suppliers_purchase_order_is_not_sent_to_this_one(tmp_path: Path
 def test_a_confirmed_shipment_becomes_an_856_and_a_posted_invoice_an_810_for_a_customer(tmp_path: Path) -> None:
     customer = profile(customer="C-100")
     events = [
-        delivery(catalog.ShipmentConfirmed(shipment=shipment()), "dlv-s"),
-        delivery(catalog.InvoicePosted(invoice=invoice()), "dlv-i"),
+        delivery(catalog.ShipmentConfirmed(shipment=shipment()), "dlv-s", number=7),
+        delivery(catalog.InvoicePosted(invoice=invoice()), "dlv-i", number=8),
     ]
 
     results = sender(tmp_path, customer).send(events)
 
     files = outbound(tmp_path)
     assert [r.outcome for r in results] == [AttemptOutcome.DELIVERED] * 2, [r.error for r in results]
-    assert sorted(files) == sorted([f"856-{control_number('dlv-s'):09d}.edi", f"810-{control_number('dlv-i'):09d}.edi"])
+    assert sorted(files) == sorted(["856-000000007.edi", "810-000000008.edi"])
     rules = customer.x12_rules()
-    [asn] = x12_mapping.transactions_of(x12.parse(files[f"856-{control_number('dlv-s'):09d}.edi"]), "856")
-    [bill] = x12_mapping.transactions_of(x12.parse(files[f"810-{control_number('dlv-i'):09d}.edi"]), "810")
+    [asn] = x12_mapping.transactions_of(x12.parse(files["856-000000007.edi"]), "856")
+    [bill] = x12_mapping.transactions_of(x12.parse(files["810-000000008.edi"]), "810")
     assert x12_mapping.shipment_from_856(asn, rules).number == "SH-1"
     assert x12_mapping.invoice_from_810(bill, rules).number == "INV-1"
 
@@ -247,19 +255,58 @@ def test_another_customers_invoice_is_not_sent_to_this_one(tmp_path: Path) -> No
     assert outbound(tmp_path) == {}
 
 
-def test_the_same_delivery_renders_the_same_bytes_under_the_same_name_and_another_gets_other_numbers(
+def test_a_retried_delivery_writes_the_numbers_it_was_given_under_the_same_name_and_another_its_own(
     tmp_path: Path,
 ) -> None:
     edi = sender(tmp_path)
-    first = edi.render(delivery(received_850(), "dlv-7"))
-    again = edi.render(replace(delivery(received_850(), "dlv-7"), attempts=3))
-    other = edi.render(delivery(received_850(), "dlv-8"))
+    first = edi.render(delivery(received_850(), "dlv-7", number=41))
+    again = edi.render(replace(delivery(received_850(), "dlv-7", number=41), attempts=3))
+    other = edi.render(delivery(received_850(), "dlv-8", number=42))
 
     assert first is not None and other is not None
     assert first == again
-    assert other.name != first.name
-    assert x12.parse(other.data)[0].control_number != x12.parse(first.data)[0].control_number
-    assert all(1 <= control_number(f"dlv-{n}") <= 999_999_999 for n in range(1000))
+    assert (first.name, other.name) == ("997-000000041.edi", "997-000000042.edi")
+    assert [x12.parse(r.data)[0].control_number for r in (first, other)] == ["000000041", "000000042"]
+
+
+def test_a_delivery_without_control_numbers_is_refused_for_good_and_writes_nothing(tmp_path: Path) -> None:
+    unnumbered = delivery(received_850())
+    unnumbered = replace(unnumbered, payload={k: v for k, v in unnumbered.payload.items() if k != "controlnumbers"})
+
+    [result] = sender(tmp_path).send([unnumbered])
+
+    assert result.outcome is AttemptOutcome.PERMANENT
+    assert result.error is not None and "edi-unnumbered" in result.error
+    assert outbound(tmp_path) == {}
+
+
+def test_the_plan_names_the_sets_and_the_document_and_only_business_documents_await_an_answer(
+    tmp_path: Path,
+) -> None:
+    edi = sender(tmp_path, profile("supplier", supplier="S-ACME"))
+    released = catalog.PurchaseOrderReleased(purchase_order=purchase_order(), revision=2)
+    at = T0
+
+    po = edi.plan(
+        Envelope(
+            id="e1", source="t", type=released.event_type, subject="PO-4711", time=at, data=catalog.data_of(released)
+        )
+    )
+    theirs = received_850().model_copy(update={"partner": "xyz"})
+    ack = edi.plan(
+        Envelope(id="e2", source="t", type=theirs.event_type, subject="x", time=at, data=catalog.data_of(theirs))
+    )
+    other = purchase_order().model_copy(update={"supplier": "S-OTHER"})
+    elsewhere = catalog.PurchaseOrderReleased(purchase_order=other, revision=1)
+    none = edi.plan(
+        Envelope(id="e3", source="t", type=elsewhere.event_type, subject="x", time=at, data=catalog.data_of(elsewhere))
+    )
+
+    assert po is not None and ack is not None
+    assert (po.partner, po.functional_id, po.sets, po.business_key) == ("xyz", "PO", (("850", "0001"),), "PO-4711")
+    assert po.document == "purchase order PO-4711 revision 2" and po.acknowledged
+    assert ack.sets == (("997", "0001"),) and not ack.acknowledged, "a 997 is never itself acknowledged"
+    assert none is None, "another supplier's order is no file for this one: no number is spent on it"
 
 
 @pytest.mark.parametrize(
@@ -339,15 +386,6 @@ def test_edifact_shipments_and_invoices_go_as_desadv_and_invoic(tmp_path: Path) 
     assert [r.outcome for r in results] == [AttemptOutcome.DELIVERED] * 2, [r.error for r in results]
     types = sorted(m.type for data in files.values() for i in edifact.parse(data) for m in i.messages)
     assert types == ["DESADV", "INVOIC"]
-
-
-def test_a_purchase_order_to_an_edifact_supplier_is_a_permanent_failure_saying_so(tmp_path: Path) -> None:
-    released = catalog.PurchaseOrderReleased(purchase_order=purchase_order(), revision=1)
-
-    [result] = sender(tmp_path, profile("supplier", "edifact")).send([delivery(released)])
-
-    assert result.outcome is AttemptOutcome.PERMANENT
-    assert result.error is not None and "EDIFACT" in result.error
 
 
 def test_the_intake_records_what_the_997_is_built_from() -> None:

@@ -32,6 +32,7 @@ from crossdock.connectors.x12.mapping.invoice810 import (
     supplier_invoice_to_810,
 )
 from crossdock.connectors.x12.mapping.po850 import (
+    buyer_items_from_850,
     purchase_order_from_850,
     purchase_order_to_850,
     sales_order_from_850,
@@ -64,6 +65,7 @@ __all__ = [
     "acknowledgement_to_855",
     "availability_from_846",
     "build_interchange",
+    "buyer_items_from_850",
     "charges_from_810",
     "inventory_advice_to_846",
     "inventory_advices",

@@ -189,7 +189,8 @@ class Located:
 
     def line_number(self, n: int) -> int | None:
         value = self.text(n)
-        return int(value) if value.isdigit() and int(value) > 0 else None
+        # isdigit() alone takes "¹" and other Unicode digits that int() refuses.
+        return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else None
 
 
 def numbered(items: Sequence[Located], element: int) -> list[int]:
@@ -265,3 +266,18 @@ def first_of(loop: Sequence[Located], tag: str, qualifier: str | None = None) ->
         if item.tag == tag and (qualifier is None or item.text(1) == qualifier):
             return item
     return None
+
+
+# Item id qualifiers (235) a partner's own numbers travel under: the vendor's part number on what goes to a supplier,
+# the buyer's part number on what goes to a customer.
+VENDOR_PART, BUYER_PART = "VP", "BP"
+
+
+def supplier_item(pairs: Iterable[tuple[str, str]], sku: str, rules: PartnerRules) -> str | None:
+    """The supplier's own item number on a line: its VP, unless the partner's rules read that VP as this very sku
+    (VP among the sku qualifiers: the partner echoing our number)."""
+    vendor = dict(pairs).get(VENDOR_PART)
+    if not vendor:
+        return None
+    echoed = any(rule.qualifier == VENDOR_PART and rule.sku_for(vendor) == sku for rule in rules.item_ids)
+    return None if echoed else vendor

@@ -4,7 +4,7 @@ customer's SalesOrder goes out as an 855. Pure; the workflow decides what an ack
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date
 from decimal import Decimal
 from functools import partial
@@ -204,10 +204,12 @@ def sales_order_to_855(
     *,
     acknowledged_on: date,
     rejected_lines: Collection[int] = (),
+    buyer_items: Mapping[int, str] | None = None,
     control_number: str = "0001",
 ) -> Transaction:
     """Our answer to a customer's order: BAK03 is their PO number (customer_reference), BAK08 our order number;
-    every line echoed in a PO1 with ACK*IA (and the quantity) or ACK*IR. All lines rejected is a rejected order."""
+    every line echoed in a PO1 with ACK*IA (and the quantity) or ACK*IR. All lines rejected is a rejected order.
+    `buyer_items` (order line -> the buyer's part number from their order) are written as BP."""
     unknown = set(rejected_lines) - {line.line for line in order.lines}
     if unknown:
         raise X12MappingError(f"order {order.number} has no line {sorted(unknown)}", set_id=SET, tag="PO1", element=1)
@@ -230,7 +232,7 @@ def sales_order_to_855(
     ]
     for line in order.lines:
         unit = s.unit_out(rules, line.quantity.unit, SET, "PO1", 3)
-        pairs = rules.ids_for(line.sku)
+        pairs = rules.ids_for(line.sku, {s.BUYER_PART: (buyer_items or {}).get(line.line)})
         out.append(
             s.segment(
                 "PO1",

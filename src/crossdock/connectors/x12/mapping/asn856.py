@@ -5,6 +5,7 @@ Pure; which PO line an item fills is the partner's to say (LIN01/SN101), never g
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -131,12 +132,12 @@ def _item(tree: _Tree, level: _Level) -> _Item:
     pack = next((tree.packs[up.id].id for up in ancestors if up.id in tree.packs), None)
     quantity = sn1.quantity(2, 3, "the number of units shipped", rules)
     pairs = dict(lin.pairs(2, 30))
-    vendor_is_sku = any(rule.qualifier == "VP" for rule in rules.item_ids)
+    sku = lin.sku(rules, 2, 30)
     item = _Item(
         order=order,
         line=lin.line_number(1) or sn1.line_number(1),
-        sku=lin.sku(rules, 2, 30),
-        supplier_item=None if vendor_is_sku else pairs.get("VP"),
+        sku=sku,
+        supplier_item=s.supplier_item(pairs.items(), sku, rules),
         quantity=quantity,
         pack=pack,
         at=lin,
@@ -333,11 +334,13 @@ def shipment_to_856(
     rules: PartnerRules,
     *,
     customer_reference: str | None = None,
+    buyer_items: Mapping[int, str] | None = None,
     control_number: str = "0001",
 ) -> Transaction:
     """Our Shipment as an 856 to the customer, S/O/I: BSN*00 with the shipment number and time, TD5 carrier, REF*CN
     per tracking number, DTM*011, N1*SF our location; PRF01 the customer's PO (`customer_reference`, else our
-    order number); one item level per line with LIN01 and SN101 the order line."""
+    order number); one item level per line with LIN01 and SN101 the order line, and the buyer's part number from
+    their order (`buyer_items`, by order line) as BP."""
     shipped = s.local(s.require_out(shipment.shipped_at, "the ship time", SET, "BSN", 3), rules)
     out = [
         s.segment("BSN", "00", shipment.number, rules.format_date(shipped.date()), s.hhmm(shipped), SOI),
@@ -353,9 +356,15 @@ def shipment_to_856(
     level = 2
     for line in shipment.lines:
         level += 1
-        out.extend(_item_level(rules, level, 2, line.line, rules.ids_for(line.sku), line.quantity))
+        out.extend(_item_level(rules, level, 2, line.line, _customer_ids(rules, line, buyer_items), line.quantity))
     out.append(s.segment("CTT", level))
     return Transaction(set_id=SET, control_number=control_number, segments=tuple(out))
+
+
+def _customer_ids(
+    rules: PartnerRules, line: documents.ShipmentLine, buyer_items: Mapping[int, str] | None
+) -> list[tuple[str, str]]:
+    return rules.ids_for(line.sku, {s.BUYER_PART: (buyer_items or {}).get(line.line)})
 
 
 def ship_notice_to_856(

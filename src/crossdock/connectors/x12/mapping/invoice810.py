@@ -4,7 +4,7 @@ as an 810 (and reads back). Pure; whether an invoice's amounts are acceptable is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -302,11 +302,13 @@ def invoice_to_810(
     rules: PartnerRules,
     *,
     customer_reference: str | None = None,
+    buyer_items: Mapping[int, str] | None = None,
     control_number: str = "0001",
 ) -> Transaction:
     """Our Invoice as an 810 to the customer: BIG04 their PO number (`customer_reference`, else our order number),
-    REF*SI the shipment, N1*BT the customer (N103 91: our number for them), IT1 per line with a TXI when taxed,
-    TDS the total with tax in cents, CTT."""
+    REF*SI the shipment, N1*BT the customer (N103 91: our number for them), IT1 per line with a TXI when taxed
+    (the buyer's part number from their order, `buyer_items` by order line, as BP), TDS the total with tax in
+    cents, CTT."""
     out = [
         s.segment(
             "BIG", rules.format_date(invoice.issued_on), invoice.number, None, customer_reference or invoice.order
@@ -317,7 +319,8 @@ def invoice_to_810(
         *_itd(invoice.due_on, rules),
     ]
     for line in invoice.lines:
-        out.append(_it1(rules, line.line, line.quantity, line.unit_price, rules.ids_for(line.sku)))
+        pairs = rules.ids_for(line.sku, {s.BUYER_PART: (buyer_items or {}).get(line.line)})
+        out.append(_it1(rules, line.line, line.quantity, line.unit_price, pairs))
         if line.tax_rate:
             tax = line.tax(invoice.currency).amount
             out.append(s.segment("TXI", "TX", s.number(tax), s.number(line.tax_rate * 100)))

@@ -97,6 +97,17 @@ def sales_order_from_850(tx: Transaction, rules: PartnerRules) -> documents.Sale
     )
 
 
+def buyer_items_from_850(tx: Transaction, rules: PartnerRules) -> dict[str, str]:
+    """The buyer's part number (PO1 BP) of each sku a customer's 850 orders, first line first: what the 855, 856
+    and 810 going back to that customer name the item by. Lines without a BP are left out."""
+    items: dict[str, str] = {}
+    for line in _lines(s.Body(tx, SET), rules):
+        buyer_part = dict(line.pairs).get(s.BUYER_PART)
+        if buyer_part:
+            items.setdefault(line.sku, buyer_part)
+    return items
+
+
 def purchase_order_from_850(tx: Transaction, rules: PartnerRules) -> procurement.PurchaseOrder:
     """An 850 as our PurchaseOrder (one we sent, read back): ship-to from N1*ST N104, supplier from N1*SU (or VN)
     N104 or the partner, requested dates from DTM*002 in the heading and in each PO1 loop."""
@@ -114,7 +125,6 @@ def purchase_order_from_850(tx: Transaction, rules: PartnerRules) -> procurement
     requested = dtm.date(2, "the requested delivery date", rules) if dtm else None
     ordered = beg.date(5, "the purchase order date", rules)
     lines = _lines(body, rules)
-    vendor_is_sku = any(rule.qualifier == "VP" for rule in rules.item_ids)
     currency = _currency(body, rules)
     return body.build(
         "purchase order",
@@ -129,7 +139,7 @@ def purchase_order_from_850(tx: Transaction, rules: PartnerRules) -> procurement
                 procurement.PurchaseOrderLine(
                     line=ln.number,
                     sku=ln.sku,
-                    supplier_item=None if vendor_is_sku else dict(ln.pairs).get("VP"),
+                    supplier_item=s.supplier_item(ln.pairs, ln.sku, rules),
                     quantity=ln.quantity,
                     unit_price=_price(ln),
                     requested_on=ln.requested_on,

@@ -81,7 +81,8 @@ class ItemId(BaseModel):
 
 class PartnerRules(BaseModel):
     """How one trading partner's X12 maps to our documents. Inbound, the first qualifier of `item_ids` found on a
-    line that gives a sku wins; outbound, every qualifier of `item_ids` that can be filled is written, in order."""
+    line that gives a sku wins; outbound, every qualifier of `item_ids` that can be filled is written, in order, with
+    the document's own id under a qualifier preferred to one derived from our sku (see `ids_for`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -174,17 +175,20 @@ class PartnerRules(BaseModel):
                     return sku
         return None
 
-    def ids_for(self, sku: str, extra: Mapping[str, str | None] | None = None) -> list[tuple[str, str]]:
-        """The (qualifier, id) pairs to write for a sku, then `extra` ones (the supplier's VP...) not yet written."""
+    def ids_for(self, sku: str, given: Mapping[str, str | None] | None = None) -> list[tuple[str, str]]:
+        """The (qualifier, id) pairs to write for a line: every qualifier of `item_ids` in order, then the `given`
+        ones under other qualifiers. `given` are the ids the document itself carries (a PO line's VP, the buyer's
+        part number from a customer's order): under its qualifier a given id wins over one derived from our sku,
+        because a derived id is only our sku under the partner's label, and derived ids fill in what the document
+        lacks. Which qualifiers a document carries follows the partner's role: to a supplier the vendor's part
+        number (VP), to a customer the buyer's part number (BP)."""
+        carried = {qualifier: value for qualifier, value in (given or {}).items() if value}
         pairs: list[tuple[str, str]] = []
         for rule in self.item_ids:
-            value = rule.id_for(sku)
+            value = carried.pop(rule.qualifier, None) or rule.id_for(sku)
             if value is not None:
                 pairs.append((rule.qualifier, value))
-        written = {q for q, _ in pairs}
-        for qualifier, value in (extra or {}).items():
-            if value and qualifier not in written:
-                pairs.append((qualifier, value))
+        pairs.extend(carried.items())
         return pairs
 
     def parse_date(self, text: str) -> date:

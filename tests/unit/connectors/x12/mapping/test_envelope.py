@@ -137,5 +137,6 @@ def test_partner_dates_units_and_ids_follow_the_rules() -> None:
         "EA",
     )
     assert partner.unit_out("PALLET") is None
-    assert partner.ids_for("SKU-1", {"VP": "V-1", "BP": "ignored"}) == [("BP", "SKU-1"), ("UP", "0123"), ("VP", "V-1")]
+    # The document's own ids win under their qualifier; ids derived from the sku fill in the rest.
+    assert partner.ids_for("SKU-1", {"VP": "V-1", "BP": "B-7"}) == [("BP", "B-7"), ("UP", "0123"), ("VP", "V-1")]
     assert partner.sku_for([("UP", "0123")]) == "SKU-1" and partner.sku_for([("UP", "9999")]) is None
