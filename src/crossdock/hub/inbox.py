@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crossdock.domain.events import Envelope
+from crossdock.domain.events import Envelope, derive_id
 from crossdock.hub.errors import MappingError, UnknownSource
 from crossdock.hub.ports import (
     Identity,
@@ -26,11 +28,14 @@ from crossdock.hub.ports import (
     UnitOfWork,
 )
 from crossdock.hub.router import HandlerContext, Router, shard_of
+from crossdock.observability import context
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_CASCADE_DEPTH = 16
+# A sender's correlation id is kept when it fits the log's column and reads as an id; anything else is replaced.
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:/@+\-]{1,64}$")
 
 
 def content_hash(body: bytes) -> str:
@@ -58,12 +63,13 @@ class Intake:
             identity = _storable(adapter.identify(body, headers))
         except Exception as exc:  # noqa: BLE001 - any parse failure is kept, not raised to the sender
             # Kept and marked failed, so it is visible and can be replayed after a fix.
+            unidentified_key = _key(headers, None, None, digest)
             return NewMessage(
                 source=source,
-                key=_key(headers, None, None, digest),
+                key=unidentified_key,
                 payload_hash=digest,
                 body=body,
-                headers=headers,
+                headers=_in_context(headers, source, unidentified_key),
                 received_at=now,
                 partition_key=f"{source}:unidentified",
                 shard=0,
@@ -77,11 +83,34 @@ class Intake:
             key=key,
             payload_hash=digest,
             body=body,
-            headers=headers,
+            headers=_in_context(headers, source, key),
             received_at=now,
             partition_key=partition,
             shard=shard_of(partition, self.shards),
         )
+
+
+def _in_context(headers: dict[str, str], source: str, key: str) -> dict[str, str]:
+    """A message that came without a usable trace while its intake is traced (a request's span) is stored with
+    that span's traceparent, so that its processing and deliveries join the intake's trace."""
+    if context.valid_traceparent(headers.get(context.TRACEPARENT_HEADER)) is None:
+        traceparent = context.current_traceparent()
+        if traceparent is not None:
+            headers[context.TRACEPARENT_HEADER] = traceparent
+    return headers
+
+
+def correlation_of(message: StoredMessage) -> str:
+    """The sender's correlation id when it gave a usable one, else one derived from the message: the same message
+    taken in again gets the same. Its events, and their deliveries however late, carry it."""
+    given = message.headers.get(context.CORRELATION_HEADER, "")
+    return given if _CORRELATION_ID.match(given) else derive_id("correlation", message.source, message.key)
+
+
+def traceparent_of(message: StoredMessage) -> str:
+    """The trace the message belongs to: the sender's (or its intake's), else one derived from the message."""
+    given = context.valid_traceparent(message.headers.get(context.TRACEPARENT_HEADER))
+    return given or context.derived_traceparent(message.source, message.key)
 
 
 def _storable(identity: Identity) -> Identity:
@@ -160,6 +189,8 @@ class Processor:
     # Errors that mean the store failed (a deadlock, a lost connection), not the message: they abort the
     # round, which is redone, instead of marking messages failed. Storage-specific, so given by bootstrap.
     store_errors: tuple[type[BaseException], ...] = ()
+    # Told how long each event's handlers took (event type, seconds): metrics, set by whoever serves them.
+    on_handled: Callable[[str, float], None] | None = None
 
     def process(self, uow: UnitOfWork, messages: Sequence[StoredMessage], now: datetime) -> Processed:
         mapped: list[tuple[StoredMessage, list[Envelope]]] = []
@@ -180,7 +211,8 @@ class Processor:
             log.info("batch of %d failed (%s); handling one message at a time", len(mapped), exc)
             failures.extend(self._handle_one_by_one(uow, mapped, now))
         for message, reason in failures:
-            log.warning("message %s from %s failed: %s", message.id, message.source, reason)
+            with context.correlated(correlation_of(message)):
+                log.warning("message %s from %s failed: %s", message.id, message.source, reason)
             uow.inbox.mark([message.id], MessageStatus.FAILED, reason, now)
         failed = {message.id: reason for message, reason in failures}
         return Processed(frozenset(m.id for m in messages if m.id not in failed), failed)
@@ -189,12 +221,19 @@ class Processor:
         adapter = self.adapters.get(message.source)
         if adapter is None:
             raise UnknownSource(f"source {message.source!r} is no longer configured")
-        return adapter.to_events(message)
+        correlation, traceparent = correlation_of(message), traceparent_of(message)
+        return [_in_message_context(event, correlation, traceparent) for event in adapter.to_events(message)]
 
     def _handle(self, uow: UnitOfWork, mapped: Sequence[tuple[StoredMessage, list[Envelope]]], now: datetime) -> None:
         pending = _Pending()
         for message, events in mapped:
-            self._cascade(uow, events, message.id, now, pending)
+            with context.working_on(
+                f"process {message.source}",
+                correlation=correlation_of(message),
+                traceparent=traceparent_of(message),
+                attributes={"crossdock.source": message.source, "crossdock.message_id": message.id},
+            ):
+                self._cascade(uow, events, message.id, now, pending)
             pending.processed.append(message.id)
         self._flush(uow, pending, now)
 
@@ -230,10 +269,19 @@ class Processor:
             follow_ups: list[Envelope] = []
             for event in queue:
                 pending.events.append((event, message_id))
-                for handler in self.router.handlers_for(event.type):
-                    context = HandlerContext(uow=uow, now=now, cause=event)
-                    handler(event, context)
-                    follow_ups.extend(context.emitted)
+                started = time.perf_counter()
+                with context.working_on(
+                    f"handle {event.type}",
+                    correlation=event.correlationid or event.id,
+                    traceparent=event.traceparent,
+                    attributes={"crossdock.event_type": event.type, "crossdock.subject": event.subject},
+                ):
+                    for handler in self.router.handlers_for(event.type):
+                        handled = HandlerContext(uow=uow, now=now, cause=event)
+                        handler(event, handled)
+                        follow_ups.extend(handled.emitted)
+                if self.on_handled is not None:
+                    self.on_handled(event.type, time.perf_counter() - started)
             queue = follow_ups
         raise RuntimeError(f"handlers kept emitting events past depth {MAX_CASCADE_DEPTH}: a loop?")
 
@@ -243,6 +291,21 @@ class Processor:
         self.enqueue_deliveries(uow, stored, now)
         if pending.processed:
             uow.inbox.mark(pending.processed, MessageStatus.PROCESSED, None, now)
+
+
+def _in_message_context(event: Envelope, correlation: str, traceparent: str) -> Envelope:
+    """An event keeps a correlation id or trace its sender gave it (in the CloudEvent, or a header its adapter
+    read); one without, or with one unfit to store, gets its message's."""
+    keeps_correlation = bool(event.correlationid and _CORRELATION_ID.match(event.correlationid))
+    keeps_trace = context.valid_traceparent(event.traceparent) is not None
+    if keeps_correlation and keeps_trace:
+        return event
+    return event.model_copy(
+        update={
+            "correlationid": event.correlationid if keeps_correlation else correlation,
+            "traceparent": event.traceparent if keeps_trace else traceparent,
+        }
+    )
 
 
 def _reason(exc: Exception) -> str:

@@ -1,1 +1,2 @@
-"""Metrics and structured logs. Fed by entrypoints; the hub and domain never import this."""
+"""Metrics, traces, structured logs and the figures behind them. Wired by bootstrap and entrypoints; the hub imports
+only `context` (stdlib and the OpenTelemetry API: correlation id and spans), the domain nothing here."""

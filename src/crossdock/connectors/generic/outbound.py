@@ -1,8 +1,10 @@
 """Deliver canonical events to an HTTP webhook (CloudEvents structured JSON) or to a JSON-lines file.
 
-Every request carries the delivery id as `Idempotency-Key`; the body is signed with HMAC-SHA256 when a
-secret is configured. The answer decides the outcome: 2xx delivered; 408, 425, 429 and 5xx, timeouts and
-connection errors retryable (honouring Retry-After); any other 4xx permanent.
+Every request carries the delivery id as `Idempotency-Key`, and the event's correlation id and trace (a W3C
+`traceparent` of the delivery's span, in the trace stored with the event, so a retry hours later joins the same
+trace); the body is signed with HMAC-SHA256 when a secret is configured. The answer decides the outcome: 2xx
+delivered; 408, 425, 429 and 5xx, timeouts and connection errors retryable (honouring Retry-After); any other 4xx
+permanent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from crossdock.connectors.generic.client import HttpAnswer, HttpTransport, TransportError
 from crossdock.hub.errors import PermanentDeliveryError, RetryableDeliveryError
@@ -25,6 +32,8 @@ from crossdock.hub.ports import AttemptOutcome, Delivery, SendResult
 
 RETRYABLE_STATUS = {408, 425, 429}
 SIGNATURE_HEADER = "X-Crossdock-Signature"
+CORRELATION_HEADER = "X-Correlation-Id"
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def classify(response: HttpAnswer) -> None:
@@ -100,6 +109,20 @@ class WebhookSender:
         }
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
+        correlation = delivery.payload.get("correlationid")
+        if isinstance(correlation, str):
+            headers[CORRELATION_HEADER] = correlation
+        with _delivery_span(delivery) as span:
+            _PROPAGATOR.inject(headers)
+            result = await self._attempt(delivery, body, headers)
+            span.set_attribute("crossdock.outcome", result.outcome.value)
+            if result.status_code is not None:
+                span.set_attribute("http.response.status_code", result.status_code)
+            if result.outcome is not AttemptOutcome.DELIVERED:
+                span.set_status(Status(StatusCode.ERROR, (result.error or "")[:200]))
+        return result
+
+    async def _attempt(self, delivery: Delivery, body: bytes, headers: dict[str, str]) -> SendResult:
         started = time.perf_counter()
         try:
             response = await self._http.post(self.url, body, headers)
@@ -115,6 +138,24 @@ class WebhookSender:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _delivery_span(delivery: Delivery) -> Any:
+    """A client span per attempt, child of the trace stored with the event: without one, a new trace. The URL is
+    left out: it may hold a token."""
+    stored = delivery.payload.get("traceparent")
+    parent = _PROPAGATOR.extract({"traceparent": stored}) if isinstance(stored, str) else None
+    return trace.get_tracer("crossdock").start_as_current_span(
+        f"deliver {delivery.event_type} to {delivery.destination}",
+        context=parent,
+        kind=SpanKind.CLIENT,
+        attributes={
+            "crossdock.delivery_id": delivery.id,
+            "crossdock.destination": delivery.destination,
+            "crossdock.event_type": delivery.event_type,
+            "crossdock.attempt": delivery.attempts + 1,
+        },
+    )
 
 
 def _result(
