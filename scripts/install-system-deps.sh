@@ -5,6 +5,8 @@
 #   to run throwaway clusters;
 # - openssh-server: sshd (and the sftp client), which the SFTP tests start on
 #   127.0.0.1 with their own keys and config (tests/integration/sftp_server.py);
+# - chromium: Debian's browser build (/usr/bin/chromium), which the console's
+#   browser tests drive headless through Playwright (tests/e2e/console/);
 # - make, and python3 with venv support, when they are missing.
 # Safe to run repeatedly; does nothing when everything is present. Must run as
 # root (or with sudo available).
@@ -22,6 +24,7 @@ have_pg_server() {
 PACKAGES=()
 have_pg_server || PACKAGES+=(postgresql)
 [[ -x /usr/sbin/sshd ]] || PACKAGES+=(openssh-server)
+[[ -x /usr/bin/chromium ]] || PACKAGES+=(chromium)
 command -v make >/dev/null 2>&1 || PACKAGES+=(make)
 if ! command -v python3 >/dev/null 2>&1; then
     PACKAGES+=(python3 python3-venv)
