@@ -1,7 +1,7 @@
 # Developer entry points. `make help` lists them.
 #
 # Pass extra arguments with ARGS, e.g.  make test ARGS="-k outbox -x"
-#                                       make run ARGS="--config examples/estate.yaml"
+#                                       make run ARGS="--port 8081"
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,13 +25,13 @@ help: ## Show this help
 
 $(MARKER): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e '.[dev,bench]'
+	$(BIN)/python -m pip install -e '.[dev,bench,tryton]'
 	@touch $@
 
-venv: $(MARKER) ## Create .venv and install the project with dev and bench extras
+venv: $(MARKER) ## Create .venv and install the project with dev, bench and tryton extras
 
-run: $(MARKER) ## Run the hub (SQLite under ./var, examples/estate.yaml by default)
-	$(BIN)/crossdock run $(ARGS)
+run: $(MARKER) ## Run the hub on examples/northwind (SQLite under ./var), with a local Tryton when installed
+	$(BIN)/python -m crossdock.devtools.launch $(ARGS)
 
 test: $(MARKER) ## Run pytest against a throwaway PostgreSQL (scripts/test.sh)
 	scripts/test.sh $(ARGS)

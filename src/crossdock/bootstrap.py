@@ -7,32 +7,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from crossdock.config import DestinationSettings, Settings
+from crossdock.config import ConfigError, DestinationSettings, PartnerSettings, Settings, SourceSettings
+from crossdock.connectors import registry as connectors
 from crossdock.connectors.canonical.inbound import CanonicalInbound
-from crossdock.connectors.edi import profiles as edi_profiles
-from crossdock.connectors.edi.inbound import EdiInbound
-from crossdock.connectors.edi.outbound import EdiSender
-from crossdock.connectors.files.poller import FilePoller
-from crossdock.connectors.generic.inbound import GenericInbound
-from crossdock.connectors.generic.mapping import GenericMapping
-from crossdock.connectors.generic.outbound import JsonLinesSender, WebhookSender
+from crossdock.connectors.shopify import wiring as shopify
+from crossdock.connectors.shopify.poller import OrderPoller
+from crossdock.connectors.threepl import wiring as warehouses
 from crossdock.domain import catalog
-from crossdock.domain.inventory import AuthorityRules
+from crossdock.domain.inventory import AuthorityRules, ReconciliationReport
 from crossdock.domain.workflows import procure_to_pay
 from crossdock.domain.workflows.order_to_cash import DEFAULT_SLA, PriceList
 from crossdock.hub import inbox, retry
 from crossdock.hub.handlers import OrderToCash, OrderToCashPolicy, ProcureToPay, ProcureToPayPolicy
+from crossdock.hub.handlers.edi import AnsweringProcessor, EdiDesk, PartnerTerms
 from crossdock.hub.outbox import Destination, Outbox, Subscription
-from crossdock.hub.ports import Clock, ConcurrentUpdate, InboundAdapter, Sender
+from crossdock.hub.ports import (
+    Clock,
+    ConcurrentUpdate,
+    InboundAdapter,
+    InterchangePlanner,
+    Polled,
+    Poller,
+    RefusalAnswerer,
+    Sender,
+)
 from crossdock.hub.router import Router
 from crossdock.hub.runtime import Hub, Retention, WorkerSettings
+from crossdock.hub.silence import FailingRule, SourceWatch, Watch
 from crossdock.hub.timers import Timers
+from crossdock.observability import tracing
+from crossdock.observability.activity import SqlFigures
 from crossdock.storage.sql.engine import make_engine
 from crossdock.storage.sql.uow import SqlUnitOfWorkFactory
 
@@ -53,14 +63,14 @@ class Runtime:
     engine: Engine
     order_to_cash: OrderToCash
     procure_to_pay: ProcureToPay | None = None
-    pollers: list[FilePoller] = field(default_factory=list)  # partner inbound folders, read by the worker
+    pollers: list[Poller] = field(default_factory=list)  # sources whose systems the worker reads (hub.ports.Poller)
 
     def close(self) -> None:
         for destination in self.hub.outbox.destinations.values():
             destination.sender.close()
         self.hub.outbox.pool.shutdown(wait=False)
         for poller in self.pollers:
-            poller.transport.close()
+            poller.close()
         self.engine.dispose()
 
 
@@ -80,28 +90,42 @@ def build(
     )
     shards = settings.worker.shards
     adapters: dict[str, InboundAdapter] = {
-        name: _inbound(name, source.model_dump(), settings) for name, source in settings.sources.items()
+        name: _inbound(name, source, settings) for name, source in settings.sources.items()
     }
     # The experience API (POST /v1/orders) takes canonical orders through the same durable intake.
     orders_api = CanonicalInbound(ORDERS_API_SOURCE, catalog.OrderReceived.event_type, document_field="order")
     adapters.setdefault(ORDERS_API_SOURCE, orders_api)
+    # A disabled destination is not built at all: nothing is queued for a system that is not there.
     destinations = {
         name: _destination(name, dest, settings, (senders or {}).get(name))
         for name, dest in settings.destinations.items()
+        if dest.enabled
     }
     outbox = Outbox(
         destinations=destinations,
-        subscriptions=[Subscription(s.destination, tuple(s.events)) for s in settings.subscriptions],
+        subscriptions=[
+            Subscription(s.destination, tuple(s.events))
+            for s in settings.subscriptions
+            if s.destination in destinations
+        ],
         shards=shards,
         batch_size=settings.worker.batch_size,
     )
     router = router or Router()
-    processor = inbox.Processor(
+    # Deliveries that become files for trading partners are numbered from the partners' sequences as they are queued,
+    # whether a new event or a resend (`replay events --destination`) queues them.
+    edi = EdiDesk(
+        planners={n: d.sender for n, d in destinations.items() if isinstance(d.sender, InterchangePlanner)},
+        partners={name: partner_terms(partner) for name, partner in settings.partners.items()},
+    )
+    outbox.numbering = edi.numbering()
+    processor = AnsweringProcessor(
         adapters=adapters,
         router=router,
         enqueue_deliveries=outbox.enqueue,
         # A concurrent update of the same order or ledger row redoes the whole round, never blames a message.
         store_errors=(sa_exc.OperationalError, sa_exc.InterfaceError, ConcurrentUpdate),
+        answerers={n: a for n, a in adapters.items() if isinstance(a, RefusalAnswerer)},
     )
     order_to_cash = OrderToCash.build(order_to_cash_policy(settings))
     timers = Timers()
@@ -111,6 +135,10 @@ def build(
         procure_to_pay_policy(settings), stock=order_to_cash.stock, postings=order_to_cash.postings
     )
     procure_to_pay.register(router, timers, processor.publish)
+    edi.register(router, timers, processor.publish)
+    source_watch(settings, sorted(adapters), clock, engine).register(timers, processor.publish)
+    o = settings.observability
+    tracing.configure(o.exporter, endpoint=o.endpoint, service_name=o.service_name)
     r = settings.retention
     hub = Hub(
         begin=SqlUnitOfWorkFactory(engine, clock.now),
@@ -136,33 +164,151 @@ def build(
         engine=engine,
         order_to_cash=order_to_cash,
         procure_to_pay=procure_to_pay,
-        pollers=_partner_pollers(settings, hub),
+        pollers=_warehouse_wiring(settings, hub, order_to_cash, [*_pollers(settings, hub), *_shop_pollers(hub)]),
     )
 
 
-def _partner_pollers(settings: Settings, hub: Hub) -> list[FilePoller]:
-    """One poller per EDI source whose partner has a folder or SFTP account: its inbound files feed that source."""
+def _pollers(settings: Settings, hub: Hub) -> list[Poller]:
+    """A poller per source whose connector declares one (an ERP read since a watermark, a partner's folder)."""
+    feed = connectors.Feed(begin=hub.begin, prepare=hub.intake.prepare, receive=hub.receive, now=hub.clock.now)
     pollers = []
     for name, source in settings.sources.items():
-        if source.kind != "edi" or source.partner is None:
+        connector = _connector(source.kind, f"sources.{name}", "inbound")
+        if connector.poller is None:
             continue
-        transport = edi_profiles.Profile(source.partner, settings.partners[source.partner]).transport(settings.data_dir)
-        if transport is not None:
-            pollers.append(FilePoller(transport, name, hub.receive))
+        try:
+            poller = connector.poller(_setup(name, source.model_dump(), settings, connector.limits), feed)
+        except ValueError as exc:
+            raise ConfigError(f"sources.{name}: {exc}") from None
+        if poller is not None:
+            pollers.append(poller)
     return pollers
 
 
-def _inbound(name: str, source: dict[str, Any], settings: Settings) -> InboundAdapter:
-    kind = source.pop("kind")
-    partner = source.pop("partner")
-    if kind == "edi":
-        return EdiInbound(name, edi_profiles.Profile(partner, settings.partners[partner]))
-    if kind == "canonical":
-        return CanonicalInbound(source=name, event_type=source["event_type"], document_field=source["document_field"])
-    source.pop("document_field")
-    if source["event_type"] is None:
-        source.pop("event_type")
-    return GenericInbound(source=name, rules=GenericMapping(**source))
+def _warehouse_wiring(settings: Settings, hub: Hub, order_to_cash: OrderToCash, pollers: list[Poller]) -> list[Poller]:
+    """WMS and 3PL senders read who an order ships to through the hub; 3PL folders reconcile their stock snapshots
+    through the stock desk."""
+
+    def reconcile(counts: dict[tuple[str, str], Decimal], source: str, ident: str) -> ReconciliationReport:
+        now = hub.clock.now()
+        return order_to_cash.reconcile_inventory(hub.begin, now, counts, source=source, reconciliation_id=ident)
+
+    senders = {name: destination.sender for name, destination in hub.outbox.destinations.items()}
+    customers = {customer.number: customer for customer in settings.reference.customers}
+    warehouses.wire(hub.begin, hub.clock.now, reconcile, customers, senders, pollers)
+    return pollers
+
+
+def _shop_pollers(hub: Hub) -> list[Poller]:
+    """Shopify senders read cross-references through the hub; shops with poll_minutes get an order poll."""
+    senders = {name: destination.sender for name, destination in hub.outbox.destinations.items()}
+    return [
+        _ShopOrders(found)
+        for found in shopify.wire(
+            hub.begin, hub.clock.now, hub.intake.prepare, hub.intake.adapters, senders, hub.processor.publish
+        )
+    ]
+
+
+@dataclass
+class _ShopOrders:
+    """A shop's order poll as a Poller, until the Shopify connector declares its poller side in the registry."""
+
+    orders: OrderPoller
+
+    @property
+    def source(self) -> str:
+        return self.orders.source
+
+    @property
+    def every(self) -> float:
+        return self.orders.every.total_seconds()
+
+    def poll(self) -> Polled:
+        done = self.orders.poll_once()
+        return Polled(taken_in=done.taken_in, already_had=done.already_had, error=done.error)
+
+    def close(self) -> None:
+        self.orders.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Callers that hold the shop's poller itself (poll_once(force=True), its watermark) still reach it.
+        if name == "orders":
+            raise AttributeError(name)
+        return getattr(self.orders, name)
+
+
+def source_watch(settings: Settings, sources: list[str], clock: Clock, engine: Engine) -> SourceWatch:
+    """Every source is watched for failing its records; those with an expected interval, and partners whose inbound
+    files are expected that often, for silence too."""
+    o = settings.observability
+    watches = []
+    for name in sources:
+        expected = settings.sources[name].expect_every_minutes if name in settings.sources else None
+        watches.append(Watch(name, "source", (name,), timedelta(minutes=expected) if expected else None))
+    for name, partner in settings.partners.items():
+        expected = partner.transport.expect_every_minutes if partner.transport else None
+        if expected is None:
+            continue
+        fed = tuple(source for source, given in settings.sources.items() if given.partner == name)
+        if not fed:
+            raise ConfigError(
+                f"partners.{name}.transport.expect_every_minutes: no source reads this partner's files "
+                "(add a source with kind: edi and partner: " + name + ")"
+            )
+        watches.append(Watch(name, "partner", fed, timedelta(minutes=expected)))
+    return SourceWatch(
+        watches,
+        SqlFigures(engine),
+        watching_since=clock.now(),
+        rule=FailingRule(
+            share=o.failing_share, at_least=o.failing_at_least, window=timedelta(minutes=o.failing_window_minutes)
+        ),
+        every=timedelta(minutes=o.watch_every_minutes),
+    )
+
+
+def _connector(kind: str, where: str, side: str) -> connectors.Connector:
+    """The installed connector of this kind, with the side (inbound or sender) the section needs."""
+    try:
+        connector = connectors.load(kind)
+    except connectors.ConnectorError as exc:
+        raise ConfigError(f"{where}.kind: {exc}") from None
+    if getattr(connector, side) is None:
+        needs = "a source needs an inbound side" if side == "inbound" else "a destination needs a sender"
+        raise ConfigError(f"{where}.kind: connector {kind!r} cannot be used here: {needs}")
+    return connector
+
+
+def _inbound(name: str, source: SourceSettings, settings: Settings) -> InboundAdapter:
+    connector = _connector(source.kind, f"sources.{name}", "inbound")
+    assert connector.inbound is not None
+    return connector.inbound(_setup(name, source.model_dump(), settings, connector.limits))
+
+
+def _setup(name: str, section: dict[str, Any], settings: Settings, limits: connectors.Limits) -> connectors.Setup:
+    return connectors.Setup(
+        name=name, settings=section, data_dir=settings.data_dir, partners=dict(settings.partners), limits=limits
+    )
+
+
+def _tighter(configured: float | None, declared: float | None) -> float | None:
+    given = [value for value in (configured, declared) if value is not None]
+    return min(given) if given else None
+
+
+def _limits_in_force(dest: DestinationSettings, settings: Settings, declared: connectors.Limits) -> connectors.Limits:
+    """A destination stays within what its connector declares its system takes; the configuration may only tighten."""
+    configured = dest.rate_limit
+    per_second = _tighter(configured.per_second if configured else None, declared.rate_per_second)
+    burst = _tighter(configured.burst if configured else None, declared.burst)
+    concurrency = _tighter(settings.worker.send_concurrency, declared.concurrency)
+    return connectors.Limits(
+        rate_per_second=per_second,
+        burst=burst if burst is not None or per_second is None else max(1.0, per_second),
+        concurrency=int(concurrency) if concurrency is not None else None,
+        batch_size=declared.batch_size,
+    )
 
 
 def order_to_cash_policy(settings: Settings) -> OrderToCashPolicy:
@@ -198,8 +344,10 @@ def order_to_cash_policy(settings: Settings) -> OrderToCashPolicy:
 
 
 def _destination(name: str, dest: DestinationSettings, settings: Settings, sender: Sender | None) -> Destination:
+    connector = _connector(dest.kind, f"destinations.{name}", "sender")
+    limits = _limits_in_force(dest, settings, connector.limits)
     if sender is None:
-        sender = _sender(dest, settings)
+        sender = _sender(name, dest, settings, connector, limits)
     policy = retry.RetryPolicy(
         base_seconds=dest.retry.base_seconds,
         max_delay_seconds=dest.retry.max_delay_seconds,
@@ -209,30 +357,29 @@ def _destination(name: str, dest: DestinationSettings, settings: Settings, sende
     breaker = retry.BreakerPolicy(
         failure_threshold=dest.breaker.failure_threshold, reset_seconds=dest.breaker.reset_seconds
     )
-    rate = retry.RateLimit(dest.rate_limit.per_second, dest.rate_limit.burst) if dest.rate_limit else None
+    rate = None
+    if limits.rate_per_second is not None and limits.burst is not None:
+        rate = retry.RateLimit(limits.rate_per_second, limits.burst)
     return Destination(name=name, sender=sender, retry_policy=policy, breaker_policy=breaker, rate_limit=rate)
 
 
-def _sender(dest: DestinationSettings, settings: Settings) -> Sender:
-    if dest.kind == "webhook":
-        assert dest.url is not None  # checked by the settings model
-        return WebhookSender(
-            dest.url,
-            timeout_seconds=dest.timeout_seconds,
-            secret=dest.secret.get_secret_value() if dest.secret else None,
-            headers={name: value.get_secret_value() for name, value in dest.headers.items()},
-            max_connections=settings.worker.send_concurrency,
-        )
-    if dest.kind == "edi":
-        assert dest.partner is not None  # checked by the settings model
-        profile = edi_profiles.Profile(dest.partner, settings.partners[dest.partner])
-        transport = profile.transport(settings.data_dir)
-        if transport is None:
-            raise ValueError(f"partner {dest.partner} has no transport for its edi destination to write to")
-        return EdiSender(profile, transport)
-    assert dest.path is not None
-    path = Path(dest.path)
-    return JsonLinesSender(path if path.is_absolute() else settings.data_dir / path)
+def _sender(
+    name: str, dest: DestinationSettings, settings: Settings, connector: connectors.Connector, limits: connectors.Limits
+) -> Sender:
+    assert connector.sender is not None  # checked by _connector
+    sender = connector.sender(_setup(name, dest.model_dump(), settings, limits))
+    return connectors.in_batches(sender, limits.batch_size)
+
+
+def partner_terms(partner: PartnerSettings) -> PartnerTerms:
+    """A trading partner's control-number range and acknowledgement window, from its profile."""
+    minutes = partner.acknowledge_within_minutes
+    return PartnerTerms(
+        role=partner.role,
+        first=partner.control_number_start,
+        last=partner.control_number_wrap,
+        acknowledge_within=timedelta(minutes=minutes) if minutes is not None else None,
+    )
 
 
 def procure_to_pay_policy(settings: Settings) -> ProcureToPayPolicy:

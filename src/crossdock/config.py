@@ -11,11 +11,12 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from crossdock.connectors import registry as connectors
 from crossdock.domain.accounting import AccountMap, ClosedPeriodPolicy
 from crossdock.domain.documents import Customer, Item
 from crossdock.domain.inventory import AuthorityRule, ChannelBuffers, ReservationPolicy
@@ -73,12 +74,24 @@ class RetentionSettings(_Strict):
     every_minutes: float = Field(default=60, gt=0)
 
 
+def _installed_connector(kind: str) -> str:
+    # Only the names are read here; bootstrap loads the connector and checks it has the side the section needs.
+    installed = connectors.installed_kinds()
+    if kind not in installed:
+        raise ValueError(f"no connector of kind {kind!r} is installed (installed: {', '.join(installed) or 'none'})")
+    return kind
+
+
+ConnectorKind = Annotated[str, AfterValidator(_installed_connector)]
+
+
 class SourceSettings(_Strict):
-    kind: Literal["generic", "canonical", "edi"] = Field(
+    kind: ConnectorKind = Field(
         default="generic",
         description="generic: any JSON or raw payload wrapped in `event_type`; canonical: the catalogue's documents; "
-        "edi: X12 or EDIFACT interchanges of the trading partner named by `partner`",
+        "edi: X12 or EDIFACT interchanges of the trading partner named by `partner`; or any installed connector",
     )
+    options: dict[str, Any] = Field(default_factory=dict, description="the connector's own settings")
     partner: str | None = Field(default=None, description="edi: the trading partner (a key of `partners`)")
     format: Literal["json", "raw"] = "json"
     event_type: str | None = Field(
@@ -92,6 +105,15 @@ class SourceSettings(_Strict):
     subject_field: str = "id"
     partition_field: str | None = None
     id_field: str | None = None
+    expect_every_minutes: float | None = Field(
+        default=None, gt=0, description="silence longer than this opens a source-silent exception; null: never"
+    )
+    poll_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="sources the hub polls (kind tryton, an edi partner's folder): seconds between two polls; "
+        "null: the connector's default (an edi partner's transport.poll_seconds)",
+    )
 
 
 class RetrySettings(_Strict):
@@ -112,7 +134,13 @@ class RateLimitSettings(_Strict):
 
 
 class DestinationSettings(_Strict):
-    kind: Literal["webhook", "jsonl", "edi"]
+    kind: ConnectorKind = Field(description="webhook, jsonl, edi, or any installed connector")
+    enabled: bool = Field(
+        default=True,
+        description="false: not wired, and its subscriptions queue nothing (e.g. CROSSDOCK_DESTINATIONS__ERP__ENABLED"
+        "=false while that system is not there)",
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="the connector's own settings")
     partner: str | None = Field(default=None, description="edi: the trading partner whose transport gets the files")
     url: str | None = None
     path: str | None = None
@@ -219,6 +247,9 @@ class PartnerTransportSettings(_Strict):
     folders: PartnerFolderSettings = Field(default_factory=PartnerFolderSettings)
     poll_seconds: float = Field(default=5.0, gt=0)
     settle_seconds: float = Field(default=2.0, ge=0)
+    expect_every_minutes: float | None = Field(
+        default=None, gt=0, description="no inbound file for longer than this opens a source-silent exception"
+    )
 
     @model_validator(mode="after")
     def _one_place(self) -> PartnerTransportSettings:
@@ -265,11 +296,58 @@ class PartnerSettings(_Strict):
     transit_days: int | None = Field(default=None, ge=0)
     transport: PartnerTransportSettings | None = None
     control_number_start: int = Field(default=1, ge=1, le=999_999_999)
+    control_number_wrap: int = Field(
+        default=999_999_999,
+        ge=1,
+        le=999_999_999,
+        description="the last interchange and group control number; the next one is control_number_start again",
+    )
+    acknowledge_within_minutes: int | None = Field(
+        default=24 * 60,
+        ge=1,
+        description="how long the partner has to answer an interchange with a 997 / CONTRL; null: none expected",
+    )
+
+    @model_validator(mode="after")
+    def _control_numbers_in_range(self) -> PartnerSettings:
+        if self.control_number_start > self.control_number_wrap:
+            raise ValueError(
+                f"control_number_start ({self.control_number_start}) is above control_number_wrap "
+                f"({self.control_number_wrap})"
+            )
+        return self
+
+
+class ObservabilitySettings(_Strict):
+    exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", description="where OpenTelemetry spans go; otlp needs the extra: pip install 'crossdock[otlp]'"
+    )
+    endpoint: str | None = Field(default=None, description="otlp: the collector's traces URL (default: the SDK's)")
+    service_name: str = "crossdock"
+    metrics_refresh_seconds: float = Field(
+        default=5.0, ge=0, description="database gauges at /metrics are read at most this often"
+    )
+    watch_every_minutes: float = Field(default=1.0, gt=0, description="how often sources are checked for silence")
+    failing_share: float = Field(
+        default=0.5, gt=0, le=1, description="share of a source's messages failed or dead-lettered: source-failing"
+    )
+    failing_at_least: int = Field(default=5, ge=1, description="fewer messages than this in the window never count")
+    failing_window_minutes: float = Field(default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _endpoint_for_otlp(self) -> ObservabilitySettings:
+        if self.endpoint is not None and self.exporter != "otlp":
+            raise ValueError("endpoint is only read by the otlp exporter")
+        return self
 
 
 class SubscriptionSettings(_Strict):
     destination: str
     events: list[str] = Field(min_length=1)
+
+
+# Connectors whose shops take the money when the order is placed: their payments are prepayments.
+PREPAYING_KINDS = frozenset({"shopify"})
 
 
 class Settings(_Strict):
@@ -288,6 +366,7 @@ class Settings(_Strict):
     reference: ReferenceSettings = Field(default_factory=ReferenceSettings)
     procurement: ProcurementSettings = Field(default_factory=ProcurementSettings)
     partners: dict[str, PartnerSettings] = Field(default_factory=dict)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @model_validator(mode="after")
     def _partners_named_exist(self) -> Settings:
@@ -307,6 +386,20 @@ class Settings(_Strict):
                 raise ValueError(
                     f"subscriptions[{index}] names destination {subscription.destination!r}, "
                     f"which is not configured (known: {sorted(self.destinations)})"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _prepayments_have_a_deposit_account(self) -> Settings:
+        accounts = self.accounting.accounts
+        if accounts is None or accounts.customer_deposit is not None:
+            return self
+        for name, source in self.sources.items():
+            if source.kind in PREPAYING_KINDS:
+                raise ValueError(
+                    f"accounting.accounts.customer_deposit is needed: sources.{name} (kind {source.kind}) takes the "
+                    "money at checkout, before the hub invoices, and that money is held on a customer deposit account "
+                    "until the order's invoices post"
                 )
         return self
 

@@ -4,6 +4,7 @@ an admin key, so every route is reached past authentication."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from crossdock import bootstrap, config
@@ -22,6 +24,22 @@ from tests.e2e.conftest import TestClient, admin_key
 pytestmark = pytest.mark.fuzz  # `make fuzz` runs 200 requests per operation, `make test` 25
 LONG = bool(os.environ.get("CROSSDOCK_LONG"))
 EXAMPLES = 200 if LONG else 25
+# The coverage phase's boundary cases (each limit, just inside and just past it, each required part left out): all of
+# them under `make fuzz`, the first few per operation otherwise.
+BOUNDARY_CASES = None if LONG else 12
+CHECKS = [not_a_server_error, response_schema_conformance]
+# Routes whose every answer must be fuzzed: the experience and admin APIs added with their response models.
+MUST_COVER = {
+    "GET /v1/orders/{order_id}/shipments",
+    "GET /v1/shipments/{shipment_id}",
+    "GET /v1/invoices/{invoice_id}",
+    "POST /v1/reconciliations/inventory",
+    "GET /v1/reconciliations",
+    "GET /v1/reconciliations/{run_id}",
+    "GET /v1/connectors",
+    "GET /v1/partners",
+    "GET /v1/partners/{name}",
+}
 ESTATE = Path(__file__).resolve().parents[2] / "src" / "crossdock" / "examples" / "estate.yaml"
 
 
@@ -41,22 +59,43 @@ def test_no_generated_request_gets_a_server_error_or_a_response_outside_its_sche
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 20, "every route of the API is in the document"
+    assert {operation.label for operation in operations} >= MUST_COVER
     broken: list[str] = []
     for operation in operations:
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
         def check(case: Any) -> None:
-            case.call_and_validate(
-                headers={"Authorization": f"Bearer {token}"},
-                checks=[not_a_server_error, response_schema_conformance],
-            )
+            case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
 
         try:
             check()
         except Exception as failure:  # noqa: BLE001 - every operation is tried; all failures are reported together
             broken.append(f"{operation.label}: {failure}")
     assert not broken, "\n\n".join(broken)
+
+
+def test_no_boundary_case_gets_a_server_error_or_a_response_outside_its_schema(api: tuple[Any, str]) -> None:
+    # Schemathesis' coverage phase, run through the schema's own case iterator (its pytest plugin would run it).
+    app, token = api
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    broken: list[str] = []
+    tried = 0
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        generation = schema.config.generation_for(operation=operation, phase="coverage")
+        cases = schema.iter_coverage_cases(
+            operation,
+            generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+            generation_config=generation,
+        )
+        for case in itertools.islice(cases, BOUNDARY_CASES):
+            tried += 1
+            try:
+                case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+            except Exception as failure:  # noqa: BLE001 - every case is tried; all failures are reported together
+                broken.append(f"{operation.label} {case.path_parameters} {case.query} {case.body!r}: {failure}")
+    assert tried > 100, "the coverage phase produced boundary cases"
+    assert not broken, "\n\n".join(broken[:20])
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,8 @@ class PostingRule(StrEnum):
     INVOICE = "invoice"
     SHIPMENT = "shipment"
     PAYMENT = "payment"
+    PREPAYMENT_APPLICATION = "prepayment_application"
+    PREPAYMENT_RELEASE = "prepayment_release"
     CREDIT_MEMO = "credit_memo"
     GOODS_RECEIPT = "goods_receipt"
     SUPPLIER_INVOICE = "supplier_invoice"
@@ -169,6 +171,9 @@ class AccountRole(StrEnum):
     INVENTORY = "inventory"
     CASH = "cash"
     CUSTOMER_CREDIT = "customer_credit"
+    # Money taken for an order before it is invoiced (a liability until applied). Optional in the AccountMap, like the
+    # procure-to-pay roles below: estates that take no prepayments keep their configuration.
+    CUSTOMER_DEPOSIT = "customer_deposit"
     # Procure to pay. Optional in the AccountMap, so estates that only sell keep their configuration; a posting that
     # needs one that is not configured raises MissingAccount.
     PAYABLES = "payables"
@@ -217,6 +222,11 @@ class AccountMap(BaseModel):
     inventory: Account
     cash: Account
     customer_credit: Account
+    customer_deposit: Account | None = Field(
+        default=None,
+        description="Prepayments held until their order's invoices post. One account for every channel: a prepayment "
+        "may arrive before its order, so before the hub knows the channel, and what it puts in is what is taken out.",
+    )
     payables: Account | None = None
     gr_ir: Account | None = None
     price_variance: Account | None = None
@@ -233,9 +243,9 @@ class AccountMap(BaseModel):
 
     def account(self, role: AccountRole, *, channel: str | None = None, item_class: str | None = None) -> str:
         """The account playing this role for a channel and item class. Raises MissingAccount for a role nothing
-        configures (only the procure-to-pay roles may be left out)."""
+        configures (only the procure-to-pay roles and the customer deposit may be left out)."""
         for overrides in (self.item_classes.get(item_class or ""), self.channels.get(channel or "")):
-            chosen: str | None = getattr(overrides, role.value) if overrides is not None else None
+            chosen: str | None = getattr(overrides, role.value, None) if overrides is not None else None
             if chosen is not None:
                 return chosen
         default: str | None = getattr(self, role.value)
@@ -437,6 +447,106 @@ def entry_for_payment(
     )
 
 
+def entry_for_prepayment(
+    *,
+    event_id: str,
+    payment_number: str,
+    order_number: str,
+    day: date,
+    currency: str,
+    amount: Decimal,
+    accounts: AccountMap,
+    channel: str | None = None,
+) -> JournalEntry | None:
+    """Prepayment received for an order not invoiced yet: Dr cash / Cr customer deposit, the whole amount. Posted
+    under the payment rule, so a payment posts its cash once whichever way it is sent again."""
+    if amount < 0:
+        raise ValueError(f"prepayment {payment_number}: the amount cannot be negative")
+    received = round_money(amount, currency)
+    drafts: list[_Draft] = [
+        (accounts.account(AccountRole.CASH, channel=channel), received, f"received {payment_number}"),
+        (accounts.account(AccountRole.CUSTOMER_DEPOSIT), -received, f"held for order {order_number}"),
+    ]
+    return _entry(
+        rule=PostingRule.PAYMENT,
+        source=SourceRef(event_id=event_id, document_type="payment", document_number=payment_number),
+        day=day,
+        currency=currency,
+        drafts=drafts,
+        accounts=accounts,
+        document_lines=1,
+        memo=f"prepayment {payment_number} for order {order_number}",
+    )
+
+
+def entry_for_prepayment_application(
+    *,
+    event_id: str,
+    payment_number: str,
+    order_number: str,
+    application: int,
+    invoice_number: str,
+    day: date,
+    currency: str,
+    amount: Decimal,
+    accounts: AccountMap,
+    channel: str | None = None,
+) -> JournalEntry | None:
+    """Part of a prepayment settles an invoice: Dr customer deposit / Cr receivable (the invoice's channel, as the
+    invoice debited it). `application` numbers the order's applications (1, 2, ...); with the order it keys the
+    entry, because one prepayment may settle one invoice in two steps."""
+    if amount < 0:
+        raise ValueError(f"prepayment {payment_number}: an applied amount cannot be negative")
+    applied = round_money(amount, currency)
+    drafts: list[_Draft] = [
+        (accounts.account(AccountRole.CUSTOMER_DEPOSIT), applied, f"applied {payment_number} to {invoice_number}"),
+        (accounts.account(AccountRole.RECEIVABLE, channel=channel), -applied, f"receivable {invoice_number}"),
+    ]
+    return _entry(
+        rule=PostingRule.PREPAYMENT_APPLICATION,
+        source=SourceRef(event_id=event_id, document_type="payment", document_number=payment_number),
+        day=day,
+        currency=currency,
+        drafts=drafts,
+        accounts=accounts,
+        document_lines=1,
+        memo=f"prepayment {payment_number} applied to invoice {invoice_number}",
+        identity=(order_number, str(application)),
+    )
+
+
+def entry_for_prepayment_release(
+    *,
+    event_id: str,
+    payment_number: str,
+    order_number: str,
+    day: date,
+    currency: str,
+    amount: Decimal,
+    accounts: AccountMap,
+) -> JournalEntry | None:
+    """The order ended with part of a prepayment unapplied: Dr customer deposit / Cr customer credit, the same
+    credit account an overpayment goes to. Once per prepayment and order. None when nothing is left."""
+    if amount < 0:
+        raise ValueError(f"prepayment {payment_number}: a released amount cannot be negative")
+    left = round_money(amount, currency)
+    drafts: list[_Draft] = [
+        (accounts.account(AccountRole.CUSTOMER_DEPOSIT), left, f"released {payment_number}"),
+        (accounts.account(AccountRole.CUSTOMER_CREDIT), -left, f"{payment_number} unapplied: customer credit"),
+    ]
+    return _entry(
+        rule=PostingRule.PREPAYMENT_RELEASE,
+        source=SourceRef(event_id=event_id, document_type="payment", document_number=payment_number),
+        day=day,
+        currency=currency,
+        drafts=drafts,
+        accounts=accounts,
+        document_lines=1,
+        memo=f"prepayment {payment_number} left over when order {order_number} ended",
+        identity=(order_number, payment_number),
+    )
+
+
 class ReceivedLine(BaseModel):
     """Goods received in good condition on one PO line: quantity times the PO's unit price, before rounding."""
 
@@ -608,9 +718,13 @@ def _entry(
     accounts: AccountMap,
     document_lines: int,
     memo: str,
+    identity: tuple[str, ...] | None = None,
 ) -> JournalEntry | None:
-    """Nets drafts per account, adds a configured rounding line, and builds the (validated) entry."""
-    identity = entry_id(rule, source.document_number)
+    """Nets drafts per account, adds a configured rounding line, and builds the (validated) entry. The entry is keyed
+    on its source document, or on `identity` when one document posts several entries under the rule."""
+    ident = (
+        derive_id("journal", rule.value, *identity) if identity is not None else entry_id(rule, source.document_number)
+    )
     # One line per account keeps entries short; the first memo seen for an account describes it.
     netted: dict[str, tuple[Decimal, str]] = {}
     for account, amount, line_memo in drafts:
@@ -630,7 +744,7 @@ def _entry(
         return None
     # An imbalance left here (no rounding account, or beyond tolerance) makes JournalEntry raise UnbalancedEntry.
     return JournalEntry(
-        id=identity,
+        id=ident,
         period=period_of(day),
         date=day,
         currency=currency,

@@ -409,7 +409,10 @@ class PaymentApplication(Document):
 
 
 class Payment(Document):
-    """Money received from a customer, applied to invoices; what is left unapplied is the customer's credit."""
+    """Money received from a customer, applied to invoices; what is left unapplied is the customer's credit.
+
+    A payment that names an order and no invoice is a prepayment (a webshop takes the money at checkout, before
+    anything is invoiced): it is held on that order and applied to the order's invoices as they post."""
 
     reference: Key
     customer: Key
@@ -417,6 +420,16 @@ class Payment(Document):
     currency: CurrencyCode
     received_on: date
     applications: tuple[PaymentApplication, ...] = ()
+    order: Key | None = Field(
+        default=None,
+        description="The order the money was taken for. Without applications it is a prepayment held on that order; "
+        "with applications it only says what the payment was for.",
+    )
+
+    @property
+    def is_prepayment(self) -> bool:
+        """Taken for an order before any invoice to apply it to: held on the order until its invoices post."""
+        return self.order is not None and not self.applications
 
     @model_validator(mode="after")
     def _applies_no_more_than_received(self) -> Self:

@@ -16,10 +16,17 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from rich.tree import Tree
 
 from crossdock import bootstrap, config
-from crossdock.entrypoints import cli_edi, cli_governance, cli_orders, cli_procurement
+from crossdock.entrypoints import (
+    cli_demo,
+    cli_edi,
+    cli_governance,
+    cli_import,
+    cli_orders,
+    cli_procurement,
+    cli_trace,
+)
 from crossdock.hub import operations
 from crossdock.hub.ports import DeliveryFilter, DeliveryStatus
 from crossdock.storage.sql import migrate
@@ -41,6 +48,9 @@ cli_orders.register(app)
 cli_procurement.register(app)
 cli_governance.register(app)
 cli_edi.register(app)
+cli_trace.register(app)
+cli_import.register(app)
+cli_demo.register(app)
 
 console = Console()
 errors = Console(stderr=True)
@@ -52,9 +62,11 @@ DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where th
 
 
 def default_config() -> Path:
-    local = Path("crossdock.yaml")
-    if local.exists():
-        return local
+    """crossdock.yaml here; else, in a clone of the repository, the Northwind estate `make run` serves (so that every
+    command reads the estate the hub runs); else the small estate packaged with Crossdock."""
+    for local in (Path("crossdock.yaml"), Path("examples/northwind/crossdock.yaml")):
+        if local.exists():
+            return local
     return Path(str(resources.files("crossdock") / "examples" / "estate.yaml"))
 
 
@@ -196,7 +208,8 @@ def config_check(config_path: ConfigOption = None, data_dir: DataDirOption = Non
     for name, dest in settings.destinations.items():
         target = dest.url or dest.path or ""
         secret = ", secret set" if dest.secret else ""
-        table.add_row("destination", name, f"{dest.kind} -> {target}{secret}")
+        off = " (disabled)" if not dest.enabled else ""
+        table.add_row("destination", name, f"{dest.kind} -> {target}{secret}{off}")
     for sub in settings.subscriptions:
         table.add_row("subscription", sub.destination, ", ".join(sub.events))
     console.print(table)
@@ -426,36 +439,6 @@ def replay_events(
                 errors.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from None
     console.print(f"{'Would queue' if dry_run else 'Queued'} {count} events for {destination}")
-
-
-@app.command()
-def trace(
-    key: Annotated[str, typer.Argument(help="Business key, message id, event id or correlation id.")],
-    config_path: ConfigOption = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Follow one business key through the hub: messages in, events, deliveries out, every attempt."""
-    with opened(config_path, data_dir) as runtime:
-        found = operations.trace(runtime.hub, key)
-    if not found.found:
-        errors.print(f"[yellow]Nothing matches {key!r}[/yellow]")
-        raise typer.Exit(1)
-    tree = Tree(f"[bold]{key}[/bold]")
-    for m in found.messages:
-        tree.add(
-            f"message #{m.id} from {m.source} received {m.received_at.isoformat(timespec='seconds')}: "
-            f"{m.status.value}{' - ' + m.error if m.error else ''}"
-        )
-    for t in found.events:
-        branch = tree.add(f"event @{t.event.position} {t.event.envelope.type} subject {t.event.envelope.subject}")
-        for d, attempts in t.deliveries:
-            leaf = branch.add(f"delivery {d.id} to {d.destination}: {d.status.value}")
-            for a in attempts:
-                leaf.add(
-                    f"attempt {a.number} at {a.at.isoformat(timespec='seconds')}: {a.outcome.value}"
-                    f"{' ' + str(a.status_code) if a.status_code else ''}{' - ' + a.error if a.error else ''}"
-                )
-    console.print(tree)
 
 
 @app.command()

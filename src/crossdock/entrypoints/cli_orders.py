@@ -27,6 +27,7 @@ from rich.table import Table
 from crossdock import bootstrap
 from crossdock.domain import catalog
 from crossdock.hub import operations, views
+from crossdock.hub.handlers import ReconciliationConflict
 from crossdock.hub.handlers.exceptions import AlreadyResolved, UnknownException
 from crossdock.hub.ports import ExceptionStatus
 
@@ -439,28 +440,30 @@ def reconcile_inventory(
     ident = reconciliation_id or default_reconciliation_id(source, content)
     with _opened(config_path, data_dir) as runtime:
         hub = runtime.hub
-        report = runtime.order_to_cash.reconcile_inventory(
-            hub.begin, hub.clock.now(), snapshot, source=source, reconciliation_id=ident
-        )
-        with hub.begin() as uow:
-            found = views.reconciliation_view(uow, report)
-            operations.audit(
-                uow,
+        try:
+            # Kept as a reconciliation run and recorded in the audit trail with the run, as the API does.
+            done = runtime.order_to_cash.reconcile(
+                hub.begin,
                 hub.clock.now(),
-                _actor(),
-                "inventory.reconcile",
-                ident,
-                file=file.name,
+                snapshot,
                 source=source,
-                checked=found["checked"],
-                drifts=len(found["drifts"]),
-                adjustments=found["adjustments"],
-                exceptions=list(found["exceptions"]),
+                reconciliation_id=ident,
+                actor=_actor(),
+                details={"file": file.name},
             )
-            uow.commit()
+        except ReconciliationConflict as exc:
+            errors.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        with hub.begin() as uow:
+            found = {**views.reconciliation_view(uow, done.report), "repeated": done.repeated}
     if as_json:
         _print_json(found)
         return
+    if done.repeated:
+        console.print(
+            f"Reconciliation {ident} was run before ({done.run.at.isoformat()} by {done.run.actor}): "
+            "checked again, nothing new posted."
+        )
     summary = Table(title=f"Reconciliation {ident} of {file.name} from {source}")
     summary.add_column("what")
     summary.add_column("count", justify="right")

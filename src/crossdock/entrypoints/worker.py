@@ -19,9 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from crossdock.connectors.files.poller import FilePoller as Poller
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
-from crossdock.hub.ports import INBOX_POOL, OUTBOX_POOL, Delivery, SendResult
+from crossdock.hub.ports import INBOX_POOL, OUTBOX_POOL, Delivery, Poller, SendResult
 from crossdock.hub.runtime import Hub
 from crossdock.observability.metrics import Metrics
 
@@ -51,11 +50,12 @@ class Worker:
     threads: list[threading.Thread] = field(default_factory=list)
     in_flight: list[_InFlight] = field(default_factory=list)
     intake: IntakeWriter | None = None  # drained here when the API runs in this process
-    pollers: Sequence[Poller] = ()  # partner folders and SFTP accounts read into intake, when configured
-    poll_every: float = 2.0
+    pollers: Sequence[Poller] = ()  # systems read into intake (partner folders, an ERP), when configured
+    poll_every: float | None = None  # None: each poller at its own interval; a number: all of them that often
 
     def __post_init__(self) -> None:
         self._senders = ThreadPoolExecutor(max_workers=MAX_ROUNDS_IN_FLIGHT, thread_name_prefix="round")
+        self.metrics.attach(self.hub)
         if self.intake is not None:
             self.intake.on_submit = self.inbox_ready.set
 
@@ -63,7 +63,7 @@ class Worker:
         self.hub.arm_timers()
         loops: list[tuple[str, Callable[[], None]]] = [("pipeline", self._pipeline_loop), ("timers", self._timer_loop)]
         if self.pollers:
-            loops.append(("partners", self._partner_loop))
+            loops.append(("pollers", self._poll_loop))
         for name, loop in loops:
             thread = threading.Thread(target=self._guarded(name, loop), name=f"worker-{name}", daemon=True)
             thread.start()
@@ -169,15 +169,40 @@ class Worker:
         if finished:
             self.hub.pipeline_round(self.owner, [], [], finished, set())
 
-    def _partner_loop(self) -> None:
-        """Read the partners' inbound files. Each file is archived only after its message is durable, so a crash
-        between the two re-reads it and intake answers duplicate."""
+    def _poll_loop(self) -> None:
+        """Read the systems that do not post to the hub, each at its interval, one after the other. A poller stores
+        what it read before it moves its marker on (a file is archived, a watermark advanced), so a crash re-reads
+        and intake answers duplicate."""
+        due = [0.0] * len(self.pollers)
         while not self.stop_event.is_set():
-            for poller in self.pollers:
-                report = poller.poll_once()
-                if report.archived or report.rejected:
-                    log.info("partner files: %d archived, %d refused", len(report.archived), len(report.rejected))
-            self.stop_event.wait(self.poll_every)
+            for index, poller in enumerate(self.pollers):
+                if time.monotonic() < due[index]:
+                    continue
+                self._poll(poller)
+                due[index] = time.monotonic() + (self.poll_every if self.poll_every is not None else poller.every)
+            self.stop_event.wait(max(0.0, min(due) - time.monotonic()))
+
+    def _poll(self, poller: Poller) -> None:
+        try:
+            report = poller.poll()
+        except Exception:  # one poller's fault must not stop the others
+            log.exception("source %s: polling failed; tried again next time", poller.source)
+            return
+        if report.taken_in:
+            self.metrics.received.labels(poller.source, "polled").inc(report.taken_in)
+        if report.refused:
+            self.metrics.received.labels(poller.source, "refused").inc(report.refused)
+        if report.error:
+            log.warning("source %s: poll failed, tried again next time: %s", poller.source, report.error)
+        elif report.busy:
+            log.info(
+                "source %s: %d taken in, %d already had, %d refused %s",
+                poller.source,
+                report.taken_in,
+                report.already_had,
+                report.refused,
+                report.note,
+            )
 
     def _timer_loop(self) -> None:
         while not self.stop_event.is_set():

@@ -7,10 +7,11 @@ Must not: format output (entrypoints do).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from crossdock.hub import trace as tracing
 from crossdock.hub.ports import (
     Attempt,
     AuditEntry,
@@ -56,47 +57,10 @@ def status(hub: Hub) -> Status:
         )
 
 
-@dataclass
-class TracedEvent:
-    event: StoredEvent
-    deliveries: list[tuple[Delivery, list[Attempt]]] = field(default_factory=list)
-
-
-@dataclass
-class Trace:
-    """Everything the hub knows about one business key, message or correlation id, in log order."""
-
-    key: str
-    messages: list[StoredMessage]
-    events: list[TracedEvent]
-
-    @property
-    def found(self) -> bool:
-        return bool(self.messages or self.events)
-
-
-def trace(hub: Hub, key: str) -> Trace:
+def trace(hub: Hub, key: str, scope: tracing.Scope | None = None) -> tracing.Timeline:
+    """The timeline of one business transaction (hub/trace.py), read in one unit of work."""
     with hub.begin() as uow:
-        messages = uow.inbox.find(key=key, limit=50)
-        if key.isdigit() and (message := uow.inbox.get(int(key))) is not None:
-            messages.append(message)
-        events = {e.position: e for e in uow.log.for_subject(key)}
-        for message in messages:
-            events.update({e.position: e for e in uow.log.for_message(message.id)})
-        traced = []
-        for position in sorted(events):
-            stored = events[position]
-            traced.append(
-                TracedEvent(stored, [(d, uow.outbox.attempts(d.id)) for d in uow.outbox.for_event(stored.envelope.id)])
-            )
-        known = {m.id for m in messages}
-        for stored in events.values():
-            if stored.message_id is not None and stored.message_id not in known:
-                found = uow.inbox.get(stored.message_id)
-                if found is not None:
-                    messages.append(found)
-                    known.add(found.id)
-    return Trace(key, sorted(messages, key=lambda m: m.id), traced)
+        return tracing.trace(uow, key, scope or tracing.Scope())
 
 
 def dead_letters(hub: Hub, flt: DeliveryFilter) -> list[Delivery]:
@@ -182,9 +146,11 @@ def replay_messages(
 def resend_events(
     hub: Hub, *, destination: str, after: int, upto: int, actor: str, dry_run: bool = False, batch: int = 500
 ) -> int:
-    """Send a range of the log to one destination again, under new delivery ids (a resync)."""
+    """Send a range of the log to one destination again, under new delivery ids (a resync). Only the events the
+    destination subscribes to are queued; a dry run counts those, and queues nothing."""
     if destination not in hub.outbox.destinations:
         raise LookupError(f"no destination named {destination!r} is configured")
+    subscribed = [sub for sub in hub.outbox.subscriptions if sub.destination == destination]
     total = 0
     with hub.begin() as uow:
         generation = 1 + sum(1 for r in uow.replays.recent(10_000) if r.kind == "resend")
@@ -196,7 +162,7 @@ def resend_events(
             if not dry_run:
                 total += hub.outbox.resend_events(uow, events, destination, hub.clock.now(), actor, generation)
             else:
-                total += len(events)
+                total += sum(1 for e in events if any(sub.wants(e.envelope.type) for sub in subscribed))
             position = events[-1].position
         if not dry_run:
             audit(

@@ -1,6 +1,6 @@
-"""Read views of order-to-cash for portals and operators: orders, availability, exceptions, the journal and
-reconciliation reports, and of procure-to-pay: purchase orders with their receipts, invoices and match results;
-answered once as JSON-ready dicts for the API and the CLI alike (decimals as strings).
+"""Read views of order-to-cash for portals and operators: orders, shipments, invoices, availability, exceptions, the
+journal and reconciliation reports and runs, and of procure-to-pay: purchase orders with their receipts, invoices and
+match results; answered once as JSON-ready dicts for the API and the CLI alike (decimals as strings).
 
 Owns: the shape of these answers and the availability cursor. Must not: write anything, or format for a terminal.
 """
@@ -13,10 +13,10 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from crossdock.domain import inventory
+from crossdock.domain import catalog, documents, inventory
 from crossdock.domain.accounting import JournalEntry
 from crossdock.domain.money import round_money
 from crossdock.domain.procurement import PurchaseOrder
@@ -31,6 +31,7 @@ from crossdock.hub.ports import (
     OrderRecord,
     PurchaseOrderFilter,
     PurchaseOrderRecord,
+    ReconciliationRun,
     StoredEvent,
     UnitOfWork,
 )
@@ -548,6 +549,381 @@ def _invoiced_value(state: p2p.POState) -> Decimal:
         ),
         ZERO,
     )
+
+
+# ---- shipments and invoices ----------------------------------------------------------------------------------
+
+INVOICE_LINK = "invoice"  # the order desk links each invoice number to its order under this kind
+_P = TypeVar("_P", bound=catalog.Payload)
+SHIPMENT_DOCUMENT = "shipment"  # the posting desk's journal entries name a shipment by this document type
+
+
+def shipment_link(shipment_id: str) -> str:
+    return f"/v1/shipments/{quote(shipment_id, safe='')}"
+
+
+def invoice_link(invoice_id: str) -> str:
+    return f"/v1/invoices/{quote(invoice_id, safe='')}"
+
+
+def order_shipments(uow: UnitOfWork, order_id: str) -> dict[str, Any] | None:
+    """What left the warehouses for one order, read from the order's log and state: each confirmed shipment with its
+    location, carrier, tracking numbers, lines (as shipped, and how much of each is invoiced) and status; each release
+    to a warehouse; and per line what was released but has not shipped yet. None when the hub has no such order."""
+    record = uow.orders.load(order_id)
+    if record is None:
+        return None
+    state = order_state(record)
+    events = sorted(uow.log.for_subject(order_id, limit=HISTORY_LIMIT), key=lambda e: e.position)
+    invoices: dict[str, list[str]] = {}
+    for stored in events:
+        if (invoice := _payload(stored, catalog.InvoicePosted)) is not None:
+            invoices.setdefault(invoice.invoice.shipment, []).append(invoice.invoice.number)
+    shipments: dict[str, dict[str, Any]] = {}
+    releases = []
+    for stored in events:
+        if (confirmed := _payload(stored, catalog.ShipmentConfirmed)) is not None:
+            shipment = confirmed.shipment
+            if shipment.order == order_id and shipment.number not in shipments:
+                shipments[shipment.number] = _shipment_view(record, state, stored, shipment, invoices)
+        elif (released := _payload(stored, catalog.ShipmentReleased)) is not None:
+            releases.append(
+                {
+                    "release": released.release,
+                    "location": released.from_location,
+                    "released_at": stored.envelope.time.isoformat(),
+                    "lines": [_document_line(line) for line in released.lines],
+                }
+            )
+    return {
+        "order": order_id,
+        "status": record.status,
+        "channel": record.channel,
+        "shipments": list(shipments.values()),
+        "releases": releases,
+        "awaiting_shipment": [
+            {
+                "line_id": line.line_id,
+                "sku": line.sku,
+                "released": _dec(line.released),
+                "shipped": _dec(line.shipped),
+                "awaiting": _dec(line.released - line.shipped),
+            }
+            for line in state.lines
+            if line.released > line.shipped
+        ],
+        "link": order_link(order_id),
+    }
+
+
+def shipment_order(uow: UnitOfWork, shipment_id: str, *, invoice_prefix: str) -> str | None:
+    """The order a shipment belongs to, found through what the hub keeps about it: the invoice it billed for the
+    shipment (numbered invoice_prefix + shipment), else the journal entry that moved its goods out at cost."""
+    order = uow.links.target(INVOICE_LINK, f"{invoice_prefix}{shipment_id}")
+    if order is not None:
+        return order
+    for entry in uow.journal.for_source(shipment_id):
+        if entry.source.document_type != SHIPMENT_DOCUMENT:
+            continue
+        stored = uow.log.get(entry.source.event_id)
+        if stored is not None:
+            return stored.envelope.subject
+    return None
+
+
+def shipment_view(uow: UnitOfWork, shipment_id: str, *, invoice_prefix: str) -> dict[str, Any] | None:
+    """One shipment with its order's channel; None when the hub cannot tell which order it belongs to."""
+    order = shipment_order(uow, shipment_id, invoice_prefix=invoice_prefix)
+    found = order_shipments(uow, order) if order is not None else None
+    if found is None:
+        return None
+    return next((s for s in found["shipments"] if s["shipment"] == shipment_id), None)
+
+
+def _shipment_view(
+    record: OrderRecord,
+    state: otc.OrderState,
+    stored: StoredEvent,
+    shipment: documents.Shipment,
+    invoices: dict[str, list[str]],
+) -> dict[str, Any]:
+    kept = next((s for s in state.shipments if s.shipment_id == shipment.number), None)
+    progress = {line.line_id: line for line in kept.lines} if kept is not None else {}
+    lines = []
+    for line in shipment.lines:
+        line_id = documents.line_id(line.line)
+        done = progress.get(line_id)
+        lines.append(
+            {
+                **_document_line(line),
+                "shipped": _dec(done.shipped) if done is not None else None,
+                "invoiced": _dec(done.invoiced) if done is not None else None,
+            }
+        )
+    return {
+        "shipment": shipment.number,
+        "order": shipment.order,
+        "channel": record.channel,
+        "location": shipment.from_location,
+        "carrier": shipment.carrier,
+        "tracking_numbers": list(shipment.tracking_numbers),
+        "status": _shipment_status(kept),
+        "shipped_at": (shipment.shipped_at or stored.envelope.time).isoformat(),
+        "confirmed_at": stored.envelope.time.isoformat(),
+        "lines": lines,
+        "invoices": [{"invoice": number, "link": invoice_link(number)} for number in invoices.get(shipment.number, [])],
+        "link": shipment_link(shipment.number),
+    }
+
+
+def _shipment_status(kept: otc.ShipmentRecord | None) -> str:
+    """held: confirmed but not applied to the order yet (it waits for its order or release); shipped: nothing of it
+    billed; partially_invoiced; invoiced."""
+    if kept is None:
+        return "held"
+    shipped = sum((line.shipped for line in kept.lines), ZERO)
+    invoiced = sum((line.invoiced for line in kept.lines), ZERO)
+    if invoiced <= 0:
+        return "shipped"
+    return "invoiced" if invoiced >= shipped else "partially_invoiced"
+
+
+def _document_line(line: documents.ShipmentLine) -> dict[str, Any]:
+    return {
+        "line_id": documents.line_id(line.line),
+        "sku": line.sku,
+        "quantity": {"value": _dec(line.quantity.value), "unit": line.quantity.unit},
+    }
+
+
+def invoice_view(uow: UnitOfWork, invoice_id: str) -> dict[str, Any] | None:
+    """One customer invoice as its order's log and state know it: what it bills, what was paid against it (each
+    payment applied, with its amount and date) and what is still open. None when no order claims the invoice."""
+    order_id = uow.links.target(INVOICE_LINK, invoice_id)
+    record = uow.orders.load(order_id) if order_id is not None else None
+    if order_id is None or record is None:
+        return None
+    state = order_state(record)
+    events = uow.log.for_subject(order_id, limit=HISTORY_LIMIT)
+    posted = next(
+        (
+            (stored, found.invoice)
+            for stored in sorted(events, key=lambda e: e.position)
+            if (found := _payload(stored, catalog.InvoicePosted)) is not None and found.invoice.number == invoice_id
+        ),
+        None,
+    )
+    invoice = posted[1] if posted is not None else None
+    payments = _payments_applied(uow, state, invoice_id)
+    currency = invoice.currency if invoice is not None else state.currency
+    total = invoice.total().amount if invoice is not None else None
+    paid = sum((Decimal(p["amount"]) for p in payments if p["amount"] is not None), ZERO)
+    open_amount = max(ZERO, total - paid) if total is not None else None
+    if currency is not None:
+        # Money in the currency's minor units, as the invoice's own amounts are.
+        paid = round_money(paid, currency)
+        open_amount = round_money(open_amount, currency) if open_amount is not None else None
+    return {
+        "invoice": invoice_id,
+        "order": order_id,
+        "channel": record.channel,
+        "customer": invoice.customer if invoice is not None else record.customer_id,
+        "shipment": invoice.shipment if invoice is not None else None,
+        "issued_on": invoice.issued_on.isoformat() if invoice is not None else None,
+        "due_on": invoice.due_on.isoformat() if invoice is not None and invoice.due_on is not None else None,
+        "posted_at": posted[0].envelope.time.isoformat() if posted is not None else None,
+        "status": _invoice_status(total, paid),
+        "amounts": {
+            "currency": currency,
+            "net": _dec(invoice.net().amount) if invoice is not None else None,
+            "tax": _dec(invoice.tax().amount) if invoice is not None else None,
+            "total": _dec(total) if total is not None else None,
+            "paid": _dec(paid),
+            "open": _dec(open_amount) if open_amount is not None else None,
+        },
+        "lines": [
+            {
+                "line_id": documents.line_id(line.line),
+                "sku": line.sku,
+                "quantity": {"value": _dec(line.quantity.value), "unit": line.quantity.unit},
+                "unit_price": _dec(line.unit_price),
+                "tax_rate": _dec(line.tax_rate),
+            }
+            for line in (invoice.lines if invoice is not None else ())
+        ],
+        "payments": payments,
+        "links": {"order": order_link(order_id), "shipment": shipment_link(invoice.shipment) if invoice else None},
+    }
+
+
+def _payments_applied(uow: UnitOfWork, state: otc.OrderState, invoice_id: str) -> list[dict[str, Any]]:
+    """The payments the order took against this invoice (the order remembers each as payment:<reference>:<invoice>),
+    with the amount each applied to it as the payment's own event says."""
+    prefix, suffix = "payment:", f":{invoice_id}"
+    references = sorted(
+        k[len(prefix) : -len(suffix)] for k in state.seen if k.startswith(prefix) and k.endswith(suffix)
+    )
+    found = []
+    for reference in references:
+        payment = next(
+            (
+                paid.payment
+                for stored in uow.log.for_subject(reference, limit=HISTORY_LIMIT)
+                if (paid := _payload(stored, catalog.PaymentApplied)) is not None
+                and paid.payment.reference == reference
+            ),
+            None,
+        )
+        applied = sum((a.amount for a in payment.applications if a.invoice == invoice_id), ZERO) if payment else None
+        found.append(
+            {
+                "payment": reference,
+                "amount": _dec(applied) if applied is not None else None,
+                "currency": payment.currency if payment is not None else None,
+                "received_on": payment.received_on.isoformat() if payment is not None else None,
+            }
+        )
+    return found
+
+
+def _invoice_status(total: Decimal | None, paid: Decimal) -> str:
+    if total is not None and paid >= total:
+        return "paid"
+    return "partially_paid" if paid > 0 else "open"
+
+
+def _payload(stored: StoredEvent, model: type[_P]) -> _P | None:
+    """The event's payload as `model`, or None for an event of another type."""
+    if stored.envelope.type != model.event_type:
+        return None
+    return catalog.payload_as(stored.envelope, model)
+
+
+# ---- reconciliation runs ---------------------------------------------------------------------------------------
+
+
+def reconciliation_link(run_id: str) -> str:
+    return f"/v1/reconciliations/{quote(run_id, safe='')}"
+
+
+def reconciliation_summary(run: ReconciliationRun) -> dict[str, Any]:
+    return {
+        "reconciliation": run.id,
+        "source": run.source,
+        "actor": run.actor,
+        "at": run.at.isoformat(),
+        "checked": run.checked,
+        "matched": run.matched,
+        "drifted": len(run.drifts),
+        "adjusted": run.adjusted,
+        "exceptions_raised": len(run.exceptions),
+        "link": reconciliation_link(run.id),
+    }
+
+
+def reconciliation_runs(uow: UnitOfWork, *, source: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first."""
+    return [reconciliation_summary(run) for run in uow.reconciliations.recent(source=source, limit=limit)]
+
+
+def reconciliation_run_view(uow: UnitOfWork, run: ReconciliationRun) -> dict[str, Any]:
+    """A kept run: every drift per sku and location with its cause, the part explained and what was done; the same
+    per location; and each exception it raised as it stands now (open, or decided since)."""
+    by_location: dict[str, dict[str, Any]] = {}
+    for drift in run.drifts:
+        place = by_location.setdefault(
+            str(drift["location"]),
+            {
+                "location": drift["location"],
+                "drifted": 0,
+                "adjusted": 0,
+                "waiting": 0,
+                "ignored": 0,
+                "raised": 0,
+                "drift": ZERO,
+                "unexplained": ZERO,
+            },
+        )
+        place["drifted"] += 1
+        place[_ACTION_TALLY.get(str(drift["action"]), "raised")] += 1
+        place["drift"] += Decimal(str(drift["drift"]))
+        place["unexplained"] += Decimal(str(drift["unexplained"]))
+    exceptions = []
+    for exception_id in run.exceptions:
+        found = uow.exceptions.get(exception_id)
+        exceptions.append(
+            {
+                "id": exception_id,
+                "status": found.status.value if found is not None else None,
+                "about": found.about_key if found is not None else None,
+            }
+        )
+    return {
+        **reconciliation_summary(run),
+        "drifts": [dict(drift) for drift in run.drifts],
+        "by_location": [
+            {**place, "drift": _dec(place["drift"]), "unexplained": _dec(place["unexplained"])}
+            for _, place in sorted(by_location.items())
+        ],
+        "exceptions": exceptions,
+    }
+
+
+def reconciliation_detail(uow: UnitOfWork, run_id: str) -> dict[str, Any] | None:
+    run = uow.reconciliations.get(run_id)
+    return reconciliation_run_view(uow, run) if run is not None else None
+
+
+_ACTION_TALLY = {
+    inventory.DriftAction.ADJUST.value: "adjusted",
+    inventory.DriftAction.WAIT.value: "waiting",
+    inventory.DriftAction.IGNORE.value: "ignored",
+    inventory.DriftAction.EXCEPTION.value: "raised",
+}
+
+
+# ---- trading partners -----------------------------------------------------------------------------------------
+
+INTERCHANGE_KIND = "edi_interchange"  # what the EDI desk's exceptions are about: "<partner>:<interchange number>"
+SCAN_LIMIT = 5000  # open exceptions read at most when looking for one partner's
+
+
+def partner_activity(uow: UnitOfWork, partner: str, sources: Sequence[str]) -> dict[str, Any]:
+    """The interchange traffic of one trading partner: the last message received from its sources, the last
+    interchange written to it with what its acknowledgement said, and its open acknowledgement exceptions
+    (`capped`: more open exceptions exist than were read, so the list may be short)."""
+    received = [m for source in sources for m in uow.inbox.find(source=source, limit=1)]
+    last_in = max(received, key=lambda m: m.received_at, default=None)
+    sent = uow.interchanges.find(partner=partner, limit=1)
+    last_out = sent[0] if sent else None
+    open_now = uow.exceptions.find(ExceptionFilter(status=ExceptionStatus.OPEN, limit=SCAN_LIMIT))
+    prefix = f"{partner}:"
+    return {
+        "last_received": None
+        if last_in is None
+        else {
+            "source": last_in.source,
+            "message_id": last_in.id,
+            "status": last_in.status.value,
+            "received_at": last_in.received_at.isoformat(),
+        },
+        "last_sent": None
+        if last_out is None
+        else {
+            "interchange": last_out.interchange,
+            "document": last_out.document,
+            "business_key": last_out.business_key,
+            "status": last_out.status,
+            "queued_at": last_out.queued_at.isoformat(),
+            "sent_at": _iso(last_out.sent_at),
+            "acknowledged_at": _iso(last_out.acknowledged_at),
+            "due_by": _iso(last_out.due_by),
+        },
+        "open_exceptions": [
+            exception_view(e) for e in open_now if e.about_kind == INTERCHANGE_KIND and e.about_key.startswith(prefix)
+        ],
+        "capped": len(open_now) >= SCAN_LIMIT,
+    }
 
 
 # ---- inside ----------------------------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ only add to running totals kept on the order; everything that follows from them 
 commands to issue, the events to publish, the SLA timers) is derived by comparing the order before and after.
 Because totals add up the same in any order, a history applied out of order ends in the same state as the
 ordered history, provided facts that arrive before their prerequisite are held and re-applied later.
+
+Prepayments (money taken for the order before anything is invoiced, e.g. at a webshop's checkout) are the one place
+where arrival order counts, by rule: a prepayment is held on the order and applied to its invoices as they post,
+oldest first, and an application, once made, is booked and never moved. What is still held when the order closes
+or is cancelled is released as the customer's credit. Without prepayments nothing here depends on arrival order.
 """
 
 from __future__ import annotations
@@ -222,6 +227,15 @@ class PaymentApplied(_Fact):
     amount: Quantity
 
 
+class PrepaymentReceived(_Fact):
+    """Money was taken for the order before it was invoiced: held on the order, applied to invoices as they post."""
+
+    kind: Literal["prepaid"] = "prepaid"
+    payment_id: Key
+    currency: CurrencyCode
+    amount: Quantity
+
+
 class OrderCancelled(_Fact):
     """The customer cancelled the whole order (`lines` is None) or quantities of some lines."""
 
@@ -257,6 +271,7 @@ OrderFact = (
     | ShipmentConfirmed
     | InvoicePosted
     | PaymentApplied
+    | PrepaymentReceived
     | OrderCancelled
     | OrderClosed
 )
@@ -285,6 +300,8 @@ def fact_key(fact: OrderFact) -> str:
             return f"invoice:{ident}"
         case PaymentApplied(payment_id=ident):
             return f"payment:{ident}"
+        case PrepaymentReceived(payment_id=ident):
+            return f"prepayment:{ident}"
         case OrderCancelled(cancellation_id=ident):
             return f"cancellation:{ident}"
         case OrderClosed():
@@ -293,6 +310,7 @@ def fact_key(fact: OrderFact) -> str:
 
 # The canonical event types a handler maps to these facts. The verdicts have none: a handler produces them with
 # `validate_order`. None of them is a type this machine emits, so routing its output never loops back into it.
+# One payment.applied is either a payment applied to invoices or a prepayment (`Payment.is_prepayment`).
 INPUT_TYPES: Mapping[str, str] = {
     "received": catalog.OrderReceived.event_type,
     "changed": catalog.OrderChanged.event_type,
@@ -301,6 +319,7 @@ INPUT_TYPES: Mapping[str, str] = {
     "shipped": catalog.ShipmentConfirmed.event_type,
     "invoiced": catalog.InvoicePosted.event_type,
     "paid": catalog.PaymentApplied.event_type,
+    "prepaid": catalog.PaymentApplied.event_type,
     "cancelled": catalog.OrderCancellationRequested.event_type,
     "closed": catalog.OrderCloseRequested.event_type,
 }
@@ -354,6 +373,40 @@ class ShipmentRecord(_Value):
     lines: tuple[ShipmentLine, ...]
 
 
+class InvoiceRecord(_Value):
+    """An invoice posted on the order, and how much of it prepayments settled."""
+
+    invoice_id: str
+    amount: Decimal
+    from_prepayments: Decimal = ZERO
+
+    @property
+    def open_to_prepayments(self) -> Decimal:
+        return self.amount - self.from_prepayments
+
+
+class Prepayment(_Value):
+    """Money held on the order until its invoices post: `applied` went to invoices, `released` (once the order
+    ended) became the customer's credit; applied + released never exceed what was received."""
+
+    payment_id: str
+    amount: Decimal
+    applied: Decimal = ZERO
+    released: Decimal = ZERO
+
+    @property
+    def held(self) -> Decimal:
+        return self.amount - self.applied - self.released
+
+
+class PrepaymentApplication(_Value):
+    """Part of a prepayment applied to one invoice: booked once, never moved."""
+
+    payment_id: str
+    invoice_id: str
+    amount: Decimal
+
+
 class OrderState(_Value):
     order_id: Key
     status: OrderStatus = S.NOT_RECEIVED
@@ -364,8 +417,11 @@ class OrderState(_Value):
     shipments: tuple[ShipmentRecord, ...] = ()  # sorted by id, so that arrival order leaves no trace
     reservation_reported: bool = False
     invoiced_amount: Decimal = ZERO
-    paid: Decimal = ZERO
+    paid: Decimal = ZERO  # every payment for the order, prepayments included
     credit: Decimal = ZERO  # paid beyond what was invoiced, once the order is closed or cancelled
+    invoices: tuple[InvoiceRecord, ...] = ()  # sorted by id, so that arrival order leaves no trace
+    prepayments: tuple[Prepayment, ...] = ()  # in the order received: the oldest is applied first
+    prepayment_applications: tuple[PrepaymentApplication, ...] = ()  # in the order made
     rejection: tuple[RejectionReason, ...] = ()
     seen: frozenset[str] = frozenset()
     held: tuple[HeldFact, ...] = ()
@@ -385,6 +441,16 @@ class OrderState(_Value):
     @property
     def balance_due(self) -> Decimal:
         return max(ZERO, self.invoiced_amount - self.paid)
+
+    @property
+    def prepaid(self) -> Decimal:
+        """Prepayments received for the order, applied or not."""
+        return sum((prepayment.amount for prepayment in self.prepayments), ZERO)
+
+    @property
+    def prepayment_held(self) -> Decimal:
+        """Prepayments neither applied to an invoice yet nor released as credit."""
+        return sum((prepayment.held for prepayment in self.prepayments), ZERO)
 
 
 def order_total(state: OrderState) -> Decimal:
@@ -462,6 +528,28 @@ class PostInvoice(_Value):
     lines: tuple[InvoiceLine, ...]
 
 
+class ApplyPrepayment(_Value):
+    """Settle part of an invoice from a prepayment held on the order (the ledger: deposit against receivable)."""
+
+    kind: Literal["apply_prepayment"] = "apply_prepayment"
+    order_id: str
+    number: int  # the application's place among the order's (1, 2, ...): one prepayment may settle one invoice twice
+    payment_id: str
+    invoice_id: str
+    currency: str
+    amount: Decimal
+
+
+class ReleasePrepayment(_Value):
+    """The order ended with part of a prepayment unapplied: it becomes the customer's credit (deposit to credit)."""
+
+    kind: Literal["release_prepayment"] = "release_prepayment"
+    order_id: str
+    payment_id: str
+    currency: str
+    amount: Decimal
+
+
 class RecordCustomerCredit(_Value):
     kind: Literal["record_customer_credit"] = "record_customer_credit"
     order_id: str
@@ -485,6 +573,8 @@ Command = (
     | CancelRelease
     | ReleaseReservation
     | PostInvoice
+    | ApplyPrepayment
+    | ReleasePrepayment
     | RecordCustomerCredit
     | OpenException
 )
@@ -589,6 +679,8 @@ TRANSITIONS: Mapping[str, Mapping[OrderStatus, Disposition]] = {
     "invoiced": {**_HOLD_UNTIL_ACCEPTED, **_each(FULFILMENT, APPLY)},
     # A payment after closing or cancelling becomes the customer's credit.
     "paid": {**_HOLD_UNTIL_ACCEPTED, **_each(FULFILMENT | TERMINAL, APPLY)},
+    # So does a prepayment, at once; before that it waits for the invoices it settles.
+    "prepaid": {**_HOLD_UNTIL_ACCEPTED, **_each(FULFILMENT | TERMINAL, APPLY)},
     # Line cancellations wait in RECEIVED and REJECTED for acceptance; see _apply_cancelled.
     "cancelled": {
         S.NOT_RECEIVED: HOLD,
@@ -787,13 +879,58 @@ def _apply_invoiced(state: OrderState, fact: InvoicePosted) -> OrderState:
         changed[part.line_id] = _add(_known_line(state, fact, part.line_id), invoiced=part.quantity)
     record = shipment.model_copy(update={"lines": tuple(on_shipment.values())})
     shipments = tuple(record if s.shipment_id == fact.shipment_id else s for s in state.shipments)
-    return _with_lines(state, changed, shipments=shipments, invoiced_amount=state.invoiced_amount + fact.amount)
+    invoice = InvoiceRecord(invoice_id=fact.invoice_id, amount=fact.amount)
+    invoices = tuple(sorted((*state.invoices, invoice), key=lambda posted: posted.invoice_id))
+    after = _with_lines(
+        state, changed, shipments=shipments, invoices=invoices, invoiced_amount=state.invoiced_amount + fact.amount
+    )
+    return _apply_prepayments(after, (invoice.invoice_id,))
 
 
 def _apply_paid(state: OrderState, fact: PaymentApplied) -> OrderState:
     if fact.currency != state.currency:
         raise _illegal(state, fact, f"paid in {fact.currency}, the order is in {state.currency}")
     return state.model_copy(update={"paid": state.paid + fact.amount})
+
+
+def _apply_prepaid(state: OrderState, fact: PrepaymentReceived) -> OrderState:
+    if fact.currency != state.currency:
+        raise _illegal(state, fact, f"prepaid in {fact.currency}, the order is in {state.currency}")
+    prepayment = Prepayment(payment_id=fact.payment_id, amount=fact.amount)
+    after = state.model_copy(update={"paid": state.paid + fact.amount, "prepayments": (*state.prepayments, prepayment)})
+    # Invoices that posted before the money came are settled from it now, oldest (lowest number) first.
+    return _apply_prepayments(after, tuple(invoice.invoice_id for invoice in after.invoices))
+
+
+def _apply_prepayments(state: OrderState, invoice_ids: tuple[str, ...]) -> OrderState:
+    """Settle these invoices, in turn, from the prepayments still held, oldest prepayment first. Never more than an
+    invoice's amount, nor more than the order still owes once the payments that named its invoices are counted: a
+    customer who paid an invoice directly is not charged it again from the deposit."""
+    direct = state.paid - state.prepaid
+    applied = sum((prepayment.applied for prepayment in state.prepayments), ZERO)
+    room = state.invoiced_amount - direct - applied
+    prepayments = list(state.prepayments)
+    invoices = {invoice.invoice_id: invoice for invoice in state.invoices}
+    applications = list(state.prepayment_applications)
+    for invoice_id in invoice_ids:
+        for index, prepayment in enumerate(prepayments):
+            invoice = invoices[invoice_id]
+            take = min(invoice.open_to_prepayments, prepayment.held, room)
+            if take <= 0:
+                continue
+            room -= take
+            prepayments[index] = prepayment.model_copy(update={"applied": prepayment.applied + take})
+            invoices[invoice_id] = invoice.model_copy(update={"from_prepayments": invoice.from_prepayments + take})
+            applications.append(
+                PrepaymentApplication(payment_id=prepayment.payment_id, invoice_id=invoice_id, amount=take)
+            )
+    return state.model_copy(
+        update={
+            "prepayments": tuple(prepayments),
+            "invoices": tuple(invoices[invoice.invoice_id] for invoice in state.invoices),
+            "prepayment_applications": tuple(applications),
+        }
+    )
 
 
 def _apply_cancelled(state: OrderState, fact: OrderCancelled) -> OrderState:
@@ -847,6 +984,8 @@ def _apply(state: OrderState, fact: OrderFact) -> OrderState:
             return _apply_invoiced(state, fact)
         case PaymentApplied():
             return _apply_paid(state, fact)
+        case PrepaymentReceived():
+            return _apply_prepaid(state, fact)
         case OrderCancelled():
             return _apply_cancelled(state, fact)
         case OrderClosed():
@@ -887,7 +1026,11 @@ def _settle(state: OrderState) -> OrderState:
     state = state.model_copy(update={"lines": lines})
     status = _fulfilment_status(state) if state.status in FULFILMENT else state.status
     credit = max(ZERO, state.paid - state.invoiced_amount) if status in TERMINAL else ZERO
-    return state.model_copy(update={"status": status, "credit": credit})
+    prepayments = state.prepayments
+    if status in TERMINAL:
+        # No invoice can follow: what the prepayments still hold is the customer's (part of `credit`).
+        prepayments = tuple(p.model_copy(update={"released": p.released + p.held}) for p in prepayments)
+    return state.model_copy(update={"status": status, "credit": credit, "prepayments": prepayments})
 
 
 def active_stages(state: OrderState) -> frozenset[SlaStage]:
@@ -972,6 +1115,30 @@ def _commands(before: OrderState, after: OrderState) -> tuple[Command, ...]:
     for shipment in after.shipments:
         if shipment.shipment_id not in known:
             commands.append(_post_invoice(after, shipment))
+    currency = after.currency or ""
+    made = len(before.prepayment_applications)
+    for number, application in enumerate(after.prepayment_applications[made:], start=made + 1):
+        commands.append(
+            ApplyPrepayment(
+                order_id=order_id,
+                number=number,
+                payment_id=application.payment_id,
+                invoice_id=application.invoice_id,
+                currency=currency,
+                amount=application.amount,
+            )
+        )
+    released_before = {prepayment.payment_id: prepayment.released for prepayment in before.prepayments}
+    for prepayment in after.prepayments:
+        if prepayment.released > released_before.get(prepayment.payment_id, ZERO):
+            commands.append(
+                ReleasePrepayment(
+                    order_id=order_id,
+                    payment_id=prepayment.payment_id,
+                    currency=currency,
+                    amount=prepayment.released - released_before.get(prepayment.payment_id, ZERO),
+                )
+            )
     if after.credit > before.credit:
         commands.append(
             RecordCustomerCredit(
@@ -1139,6 +1306,7 @@ def apply_fact(
 _REFUSAL_OWNER: Mapping[str, ExceptionOwner] = {
     "invoiced": ExceptionOwner.FINANCE,
     "paid": ExceptionOwner.FINANCE,
+    "prepaid": ExceptionOwner.FINANCE,
     "shipped": ExceptionOwner.WAREHOUSE,
     "released": ExceptionOwner.WAREHOUSE,
     "reserved": ExceptionOwner.WAREHOUSE,

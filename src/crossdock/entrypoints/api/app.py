@@ -23,9 +23,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossdock.bootstrap import Runtime
 from crossdock.domain import asyncapi
-from crossdock.entrypoints.api import auth, orders, problems, purchase_orders
+from crossdock.entrypoints.api import (
+    admin,
+    auth,
+    orders,
+    problems,
+    purchase_orders,
+    reconciliations,
+    shipments,
+    webhooks,
+)
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
+from crossdock.entrypoints.console import app as console
 from crossdock.hub import governance, operations
+from crossdock.hub import trace as tracing
 from crossdock.hub.errors import UnknownSource
 from crossdock.hub.ports import (
     DeliveryFilter,
@@ -34,6 +45,8 @@ from crossdock.hub.ports import (
     IntakeStatus,
     MessageStatus,
 )
+from crossdock.observability.activity import SqlFigures
+from crossdock.observability.http import IntakeTracing
 from crossdock.observability.metrics import Metrics
 from crossdock.storage.sql import migrate
 
@@ -65,6 +78,9 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     API commits intake batches on a writer thread of its own."""
     hub = runtime.hub
     metrics = metrics or Metrics()
+    metrics.attach(hub)
+    refresh = runtime.settings.observability.metrics_refresh_seconds
+    metrics.watch(SqlFigures(runtime.engine).read, hub.clock.now, refresh_seconds=refresh)
     http = runtime.settings.http
     state: dict[str, IntakeWriter] = {}
     guard = auth.Guard(
@@ -104,6 +120,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     app.add_exception_handler(Exception, problems.on_unexpected)
     app.add_exception_handler(auth.Refused, auth.on_refused)
     app.add_middleware(auth.AuditMiddleware, writer=audit, clock=hub.clock)
+    app.add_middleware(IntakeTracing)  # outermost: the intake span covers authentication and the audit record
     app.state.audit = audit
 
     @app.get("/healthz", tags=["health"])
@@ -117,11 +134,13 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
                 conn.execute(sa.text("SELECT 1"))
             current, head = migrate.current_revision(runtime.engine), migrate.head_revision(runtime.engine)
         except Exception as exc:  # noqa: BLE001 - reported as not ready, with the reason
-            return problems.problem(503, "database-unreachable", "Not ready", f"database unreachable: {exc}")
+            return problems.problem(
+                503, problems.Code.DATABASE_UNREACHABLE, "Not ready", f"database unreachable: {exc}"
+            )
         if current != head:
             return problems.problem(
                 503,
-                "migrations-pending",
+                problems.Code.MIGRATIONS_PENDING,
                 "Not ready",
                 f"database is at revision {current}, code expects {head}: run `crossdock db upgrade`",
             )
@@ -134,7 +153,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
             message = hub.intake.prepare(source, body, dict(request.headers), hub.clock.now())
         except UnknownSource as exc:
             metrics.received.labels(source, "unknown-source").inc()
-            return problems.problem(404, "unknown-source", "Unknown source", str(exc))
+            return problems.problem(404, problems.Code.UNKNOWN_SOURCE, "Unknown source", str(exc))
         result = await asyncio.wrap_future(state["writer"].submit(message))
         metrics.received.labels(source, result.status.value).inc()
         return _intake_response(result)
@@ -145,7 +164,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
             message = uow.inbox.get(message_id)
             events = uow.log.for_message(message_id) if message else []
         if message is None:
-            return problems.problem(404, "message-not-found", "No such message", f"no message {message_id}")
+            return problems.problem(404, problems.Code.MESSAGE_NOT_FOUND, "No such message", f"no message {message_id}")
         return JSONResponse(operations.message_view(message, events))
 
     @app.post("/v1/messages/{message_id}/replay", tags=["operations"])
@@ -155,7 +174,10 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         replayed = operations.replay_messages(hub, actor=principal.actor, message_ids=[message_id])
         if not replayed:
             return problems.problem(
-                409, "not-replayable", "Not replayable", f"message {message_id} does not exist or has not failed"
+                409,
+                problems.Code.NOT_REPLAYABLE,
+                "Not replayable",
+                f"message {message_id} does not exist or has not failed",
             )
         return JSONResponse({"replayed": [m.id for m in replayed]})
 
@@ -178,7 +200,9 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     def get_delivery(delivery_id: str) -> JSONResponse:
         found = operations.delivery(hub, delivery_id)
         if found is None:
-            return problems.problem(404, "delivery-not-found", "No such delivery", f"no delivery {delivery_id}")
+            return problems.problem(
+                404, problems.Code.DELIVERY_NOT_FOUND, "No such delivery", f"no delivery {delivery_id}"
+            )
         return JSONResponse(operations.delivery_view(*found))
 
     @app.post("/v1/deliveries/replay", tags=["operations"])
@@ -215,7 +239,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         if not revived:
             return problems.problem(
                 409,
-                "not-replayable",
+                problems.Code.NOT_REPLAYABLE,
                 "Not replayable",
                 f"delivery {delivery_id} does not exist or is not dead-lettered",
             )
@@ -237,14 +261,24 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
             }
         )
 
-    @app.get("/v1/trace/{key}", tags=["operations"], dependencies=admin_only)
+    trace_scope = tracing.Scope.configured(
+        runtime.settings.sources, runtime.settings.destinations, runtime.settings.partners
+    )
+
+    @app.get("/v1/trace/{key:path}", tags=["operations"], dependencies=admin_only)
     def get_trace(key: str) -> JSONResponse:
-        found = operations.trace(hub, key)
+        """The timeline of one business transaction: `entries` in time order (at, kind, title, detail,
+        duration_ms since the entry before, elapsed_ms since the first, links), and the same facts grouped as
+        `messages` and `events` with their deliveries. The key is a correlation id, an order, PO, invoice,
+        shipment or payment number, another system's id, an EDI control number, a message id or an event id."""
+        found = operations.trace(hub, key, trace_scope)
         if not found.found:
-            return problems.problem(404, "nothing-found", "Nothing found", f"no message or event matches {key!r}")
+            return problems.problem(
+                404, problems.Code.NOTHING_FOUND, "Nothing found", f"nothing the hub knows matches {key!r}"
+            )
         return JSONResponse(
             {
-                "key": key,
+                **found.as_dict(),
                 "messages": [operations.message_view(m) for m in found.messages],
                 "events": [
                     {
@@ -253,7 +287,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
                         "type": t.event.envelope.type,
                         "subject": t.event.envelope.subject,
                         "time": t.event.envelope.time.isoformat(),
-                        "deliveries": [operations.delivery_view(d, a) for d, a in t.deliveries],
+                        "deliveries": [operations.delivery_view(d, list(a)) for d, a in t.deliveries],
                     }
                     for t in found.events
                 ],
@@ -271,10 +305,20 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
         """The event catalogue (AsyncAPI 3.0): every canonical event type, its payload schema and envelope."""
         return catalogue
 
+    # Before the orders routes: /v1/orders/{id} would take /v1/orders/{id}/shipments as an order id.
+    app.include_router(shipments.router(runtime, guard=guard))
     app.include_router(
         orders.router(runtime, submit=lambda message: state["writer"].submit(message), metrics=metrics, guard=guard)
     )
     app.include_router(purchase_orders.router(runtime, guard=guard))
+    app.include_router(reconciliations.router(runtime, guard=guard, metrics=metrics))
+    app.include_router(admin.router(runtime, guard=guard))
+    # Webhooks that authenticate by their own signature (Shopify's), not by an API key.
+    app.include_router(
+        webhooks.router(runtime, submit=lambda message: state["writer"].submit(message), metrics=metrics)
+    )
+    # The operator console (HTML, its own sign-in); outside the OpenAPI document, audited by the same writer.
+    app.mount("/console", console.create_console(runtime, audit=audit))
     return app
 
 
@@ -295,7 +339,7 @@ def _intake_response(result: IntakeResult) -> JSONResponse:
     if result.status is IntakeStatus.CONFLICT:
         return problems.problem(
             409,
-            "idempotency-conflict",
+            problems.Code.IDEMPOTENCY_CONFLICT,
             "Idempotency key reused with a different payload",
             f"message {result.message_id} was received with this key and a different payload; "
             "use a new key for a new message",
@@ -304,7 +348,7 @@ def _intake_response(result: IntakeResult) -> JSONResponse:
     if result.message_status is MessageStatus.FAILED and result.error and result.error.startswith("cannot identify"):
         return problems.problem(
             422,
-            "unreadable-message",
+            problems.Code.UNREADABLE_MESSAGE,
             "The message could not be read",
             f"{result.error}. It is kept as message {result.message_id} and can be replayed after a fix.",
             message_id=result.message_id,

@@ -76,7 +76,7 @@ def _unauthenticated() -> Refused:
     # The same answer for a missing, malformed, unknown, wrong or revoked key: a caller learns nothing from it.
     return Refused(
         401,
-        "unauthenticated",
+        problems.Code.UNAUTHENTICATED,
         "Unauthenticated",
         "send a valid API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`",
         {"WWW-Authenticate": "Bearer"},
@@ -84,7 +84,7 @@ def _unauthenticated() -> Refused:
 
 
 def _forbidden() -> Refused:
-    return Refused(403, "forbidden", "Forbidden", "this key may not do this")
+    return Refused(403, problems.Code.FORBIDDEN, "Forbidden", "this key may not do this")
 
 
 class KeyCache:
@@ -158,7 +158,7 @@ class Guard:
                 seconds = max(1, math.ceil(wait))
                 raise Refused(
                     429,
-                    "rate-limited",
+                    problems.Code.RATE_LIMITED,
                     "Too many requests",
                     f"this key may make {principal.key.rate_per_minute} requests a minute; retry in {seconds}s",
                     {"Retry-After": str(seconds)},

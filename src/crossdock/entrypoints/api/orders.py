@@ -66,7 +66,7 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
         if not request.headers.get(IDEMPOTENCY_HEADER, "").strip():
             return problems.problem(
                 428,
-                "idempotency-key-required",
+                problems.Code.IDEMPOTENCY_KEY_REQUIRED,
                 "Idempotency-Key header required",
                 "POST /v1/orders needs an Idempotency-Key header, unique per order you mean to place: "
                 "sending it again with the same key is then safe",
@@ -87,7 +87,7 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
         if result.status is IntakeStatus.CONFLICT:
             return problems.problem(
                 409,
-                "idempotency-conflict",
+                problems.Code.IDEMPOTENCY_CONFLICT,
                 "Idempotency key reused with a different order",
                 f"message {result.message_id} was received with this key and a different body; "
                 "use a new key for a new order",
@@ -98,7 +98,7 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
             errors = invalid or [{"where": "body", "problem": result.error or "not a valid SalesOrder"}]
             return problems.problem(
                 422,
-                "invalid-order",
+                problems.Code.INVALID_ORDER,
                 "The body is not a valid SalesOrder",
                 "; ".join(f"{e['where']}: {e['problem']}" for e in errors)
                 + f". It is kept as message {result.message_id} and can be replayed after a fix.",
@@ -141,7 +141,9 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
             found = views.order_view(uow, order_id)
         # Another channel's order is answered as missing: a restricted key learns nothing about it.
         if found is None or not principal.sees(found["channel"]):
-            return problems.problem(404, "order-not-found", "No such order", f"the hub knows no order {order_id}")
+            return problems.problem(
+                404, problems.Code.ORDER_NOT_FOUND, "No such order", f"the hub knows no order {order_id}"
+            )
         return JSONResponse(found)
 
     @api.get("/v1/availability", tags=["inventory"], dependencies=[Depends(guard.require(governance.INVENTORY_READ))])
@@ -156,7 +158,7 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
         if channel is not None and channel not in policy.channels:
             return problems.problem(
                 404,
-                "unknown-channel",
+                problems.Code.UNKNOWN_CHANNEL,
                 "No such channel",
                 f"channel {channel!r} is not configured (inventory.channels: {', '.join(policy.channels) or 'none'})",
             )
@@ -166,7 +168,7 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
             try:
                 page = views.positions_page(uow, location=location, after=after, limit=limit)
             except ValueError as exc:
-                return problems.problem(422, "invalid-cursor", "The cursor is not valid", str(exc))
+                return problems.problem(422, problems.Code.INVALID_CURSOR, "The cursor is not valid", str(exc))
         return JSONResponse(page)
 
     @api.get("/v1/exceptions", tags=["exceptions"], dependencies=admin_only)
@@ -207,7 +209,7 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
         except UnknownException:
             return _no_exception(exception_id)
         except AlreadyResolved as exc:
-            return problems.problem(409, "exception-resolved", "Already resolved", str(exc))
+            return problems.problem(409, problems.Code.EXCEPTION_RESOLVED, "Already resolved", str(exc))
         with hub.begin() as uow:
             uow.audit.append(
                 [
@@ -267,4 +269,6 @@ def _sales_order(body: bytes) -> tuple[documents.SalesOrder | None, list[dict[st
 
 
 def _no_exception(exception_id: str) -> JSONResponse:
-    return problems.problem(404, "exception-not-found", "No such exception", f"there is no exception {exception_id}")
+    return problems.problem(
+        404, problems.Code.EXCEPTION_NOT_FOUND, "No such exception", f"there is no exception {exception_id}"
+    )

@@ -47,7 +47,10 @@ def router(runtime: Runtime, *, guard: auth.Guard) -> APIRouter:
             found = views.purchase_order_view(uow, po_id, workflow)
         if found is None:
             return problems.problem(
-                404, "purchase-order-not-found", "No such purchase order", f"the hub knows no purchase order {po_id}"
+                404,
+                problems.Code.PURCHASE_ORDER_NOT_FOUND,
+                "No such purchase order",
+                f"the hub knows no purchase order {po_id}",
             )
         return JSONResponse(found)
 

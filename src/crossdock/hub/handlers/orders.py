@@ -2,13 +2,15 @@
 what each step asks (validation, reservation, release to the warehouse, invoicing, exceptions, SLA timers).
 
 Owns: order rows and their SLA timers. Must not: write the stock ledger or the journal itself; it asks the stock
-desk and publishes events that the posting desk follows.
+desk, publishes events that the posting desk follows, and asks the posting desk (its Bookkeeper) to book what the
+workflow does with a prepayment, for which no event exists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from typing import Protocol
 
 from crossdock.domain import catalog, documents, errors
 from crossdock.domain.catalog import ExceptionOwner
@@ -17,7 +19,7 @@ from crossdock.domain.workflows import order_to_cash as otc
 from crossdock.hub.handlers.exceptions import Problem, open_exception
 from crossdock.hub.handlers.policy import SLA_OWNERS, OrderToCashPolicy
 from crossdock.hub.handlers.stock import StockDesk
-from crossdock.hub.ports import OrderFilter, OrderRecord, Timer
+from crossdock.hub.ports import CUSTOMER_RECORD, PRICE_RECORD, OrderFilter, OrderMasterData, OrderRecord, Timer
 from crossdock.hub.router import HandlerContext, Router
 
 ZERO = Decimal(0)
@@ -27,6 +29,7 @@ INVOICE_LINK = "invoice"
 _REFUSAL_OWNERS = {
     "invoiced": ExceptionOwner.FINANCE,
     "paid": ExceptionOwner.FINANCE,
+    "prepaid": ExceptionOwner.FINANCE,
     "shipped": ExceptionOwner.WAREHOUSE,
     "released": ExceptionOwner.WAREHOUSE,
     "reserved": ExceptionOwner.WAREHOUSE,
@@ -38,13 +41,22 @@ def load_state(record: OrderRecord | None, order_id: str) -> otc.OrderState:
     return otc.OrderState.model_validate(record.state) if record is not None else otc.OrderState.new(order_id)
 
 
+class Bookkeeper(Protocol):
+    """Books a prepayment's movements in the same unit of work: applied to an invoice, or released as credit."""
+
+    def apply_prepayment(self, ctx: HandlerContext, command: otc.ApplyPrepayment) -> None: ...
+
+    def release_prepayment(self, ctx: HandlerContext, command: otc.ReleasePrepayment) -> None: ...
+
+
 class OrderDesk:
-    def __init__(self, policy: OrderToCashPolicy, stock: StockDesk) -> None:
+    def __init__(self, policy: OrderToCashPolicy, stock: StockDesk, bookkeeper: Bookkeeper | None = None) -> None:
         self.policy = policy
         self.stock = stock
+        self.bookkeeper = bookkeeper  # None: no accounts configured, nothing is booked
 
     def register(self, router: Router) -> None:
-        for event_type in otc.INPUT_TYPES.values():
+        for event_type in dict.fromkeys(otc.INPUT_TYPES.values()):  # once per type: payments and prepayments share one
             router.register(event_type, self.handle)
         router.register(catalog.ExceptionResolved.event_type, self.on_resolution)
 
@@ -138,6 +150,15 @@ class OrderDesk:
             yield from self._paid(parked, catalog.payload_as(parked, catalog.PaymentApplied).payment, ctx)
 
     def _paid(self, event: Envelope, payment: documents.Payment, ctx: HandlerContext) -> Iterator[otc.OrderFact]:
+        if payment.is_prepayment:
+            assert payment.order is not None
+            yield otc.PrepaymentReceived(
+                order_id=payment.order,
+                payment_id=payment.reference,
+                currency=payment.currency,
+                amount=payment.amount,
+            )
+            return
         if not payment.applications:
             open_exception(
                 ctx,
@@ -146,7 +167,7 @@ class OrderDesk:
                     reason_code="unapplied_payment",
                     about_kind="payment",
                     about_key=payment.reference,
-                    message=f"{payment.amount} {payment.currency} from {payment.customer} names no invoice",
+                    message=f"{payment.amount} {payment.currency} from {payment.customer} names no invoice, no order",
                 ),
             )
             return
@@ -260,6 +281,12 @@ class OrderDesk:
             case otc.PostInvoice():
                 if self.policy.hub_invoices:
                     self._emit(ctx, state, catalog.InvoicePosted(invoice=self._invoice(ctx, command)))
+            case otc.ApplyPrepayment():
+                if self.bookkeeper is not None:
+                    self.bookkeeper.apply_prepayment(ctx, command)
+            case otc.ReleasePrepayment():
+                if self.bookkeeper is not None:
+                    self.bookkeeper.release_prepayment(ctx, command)
             case otc.RecordCustomerCredit(amount=amount, currency=currency, customer_id=customer):
                 open_exception(
                     ctx,
@@ -283,28 +310,59 @@ class OrderDesk:
     # --- validation ----------------------------------------------------------------------------------------------
 
     def validate(self, ctx: HandlerContext, state: otc.OrderState) -> otc.OrderAccepted | otc.OrderRejected:
-        currency = state.currency or ""
-        price_list = self.policy.price_list_for(state.customer_id)
-        if price_list is None and not self.policy.price_lists:
-            # No price lists configured: the channel's prices stand.
-            price_list = otc.PriceList(currency=currency, prices={line.sku: line.unit_price for line in state.lines})
-        elif price_list is None:
-            price_list = otc.PriceList(currency=currency, prices={})
+        """Against the customer and price list as imported (`crossdock import`), read in one query, and as
+        configured where nothing was imported for that customer, list or sku."""
+        customer_id = state.customer_id or ""
+        configured = self.policy.customers.get(customer_id)
+        lists = {n for n in (configured.price_list if configured else None, self.policy.default_price_list) if n}
+        imported = ctx.uow.master_records.for_order(customer_id, {line.sku for line in state.lines}, lists)
+        customer = documents.Customer.model_validate(imported.customer) if imported.customer else configured
         return otc.validate_order(
             state,
-            customer=self._standing(ctx, state),
-            price_list=price_list,
+            customer=self._standing(ctx, state, customer),
+            price_list=self._price_list(ctx, state, customer, imported),
             price_tolerance_percent=self.policy.price_tolerance_percent,
         )
 
-    def _standing(self, ctx: HandlerContext, state: otc.OrderState) -> otc.CustomerStanding | None:
+    def _price_list(
+        self,
+        ctx: HandlerContext,
+        state: otc.OrderState,
+        customer: documents.Customer | None,
+        imported: OrderMasterData,
+    ) -> otc.PriceList:
+        """The customer's list (else the default one): imported entries win over configured prices sku by sku. A
+        list is in one currency: its imported entries' (the order's when they disagree), else the configured one;
+        a price in another currency is left out, so its line is not listed."""
+        currency = state.currency or ""
+        name = (customer.price_list if customer else None) or self.policy.default_price_list
+        configured = self.policy.price_lists.get(name) if name else None
+        entries = {sku: entry for (listed, sku), entry in imported.prices.items() if listed == name}
+        if configured is None and not entries:
+            if not self.policy.price_lists and not ctx.uow.master_records.holds(PRICE_RECORD):
+                # No price lists configured or imported: the channel's prices stand.
+                return otc.PriceList(currency=currency, prices={line.sku: line.unit_price for line in state.lines})
+            return otc.PriceList(currency=currency, prices={})
+        currencies = sorted({str(entry["currency"]) for entry in entries.values()})
+        if not currencies:
+            assert configured is not None
+            return configured
+        in_currency = currency if currency in currencies else currencies[0]
+        prices = dict(configured.prices) if configured is not None and configured.currency == in_currency else {}
+        prices.update(
+            {sku: Decimal(str(entry["price"])) for sku, entry in entries.items() if entry["currency"] == in_currency}
+        )
+        return otc.PriceList(currency=in_currency, prices=prices)
+
+    def _standing(
+        self, ctx: HandlerContext, state: otc.OrderState, customer: documents.Customer | None
+    ) -> otc.CustomerStanding | None:
         customer_id = state.customer_id or ""
-        if not self.policy.customers:
-            # No customer master configured: every customer is known and has no credit limit.
-            return otc.CustomerStanding(customer_id=customer_id, currency=state.currency or "EUR")
-        customer = self.policy.customers.get(customer_id)
         if customer is None:
-            return None
+            if self.policy.customers or ctx.uow.master_records.holds(CUSTOMER_RECORD):
+                return None
+            # No customer master configured or imported: every customer is known and has no credit limit.
+            return otc.CustomerStanding(customer_id=customer_id, currency=state.currency or "EUR")
         return otc.CustomerStanding(
             customer_id=customer_id,
             currency=customer.currency,

@@ -11,6 +11,7 @@ from decimal import Decimal
 from crossdock.domain import accounting, catalog, documents
 from crossdock.domain.catalog import ExceptionOwner
 from crossdock.domain.events import Envelope
+from crossdock.domain.workflows import order_to_cash as otc
 from crossdock.hub.handlers.exceptions import Problem, open_exception
 from crossdock.hub.handlers.orders import INVOICE_LINK, load_state
 from crossdock.hub.handlers.policy import OrderToCashPolicy
@@ -88,6 +89,20 @@ class PostingDesk:
 
     def on_payment(self, event: Envelope, ctx: HandlerContext) -> None:
         payment = catalog.payload_as(event, catalog.PaymentApplied).payment
+        if payment.is_prepayment:
+            assert payment.order is not None
+            entry = accounting.entry_for_prepayment(
+                event_id=event.id,
+                payment_number=payment.reference,
+                order_number=payment.order,
+                day=payment.received_on,
+                currency=payment.currency,
+                amount=payment.amount,
+                accounts=self.accounts,
+                channel=self._channel(ctx, payment.order),
+            )
+            self.post(ctx, entry, about=("payment", payment.reference))
+            return
         entry = accounting.entry_for_payment(
             event_id=event.id,
             payment_number=payment.reference,
@@ -98,6 +113,48 @@ class PostingDesk:
             accounts=self.accounts,
         )
         self.post(ctx, entry, about=("payment", payment.reference))
+
+    # --- prepayments: the order desk asks, as its workflow applies or releases them --------------------------------
+
+    def apply_prepayment(self, ctx: HandlerContext, command: otc.ApplyPrepayment) -> None:
+        """Part of a prepayment settles an invoice: deposit against receivable."""
+        self._cause_first(ctx)
+        entry = accounting.entry_for_prepayment_application(
+            event_id=ctx.cause.id,
+            payment_number=command.payment_id,
+            order_number=command.order_id,
+            application=command.number,
+            invoice_number=command.invoice_id,
+            day=ctx.now.date(),
+            currency=command.currency,
+            amount=command.amount,
+            accounts=self.accounts,
+            channel=self._channel(ctx, command.order_id),
+        )
+        self.post(ctx, entry, about=("payment", command.payment_id))
+
+    def release_prepayment(self, ctx: HandlerContext, command: otc.ReleasePrepayment) -> None:
+        """The order ended with part of a prepayment unapplied: deposit to customer credit."""
+        self._cause_first(ctx)
+        entry = accounting.entry_for_prepayment_release(
+            event_id=ctx.cause.id,
+            payment_number=command.payment_id,
+            order_number=command.order_id,
+            day=ctx.now.date(),
+            currency=command.currency,
+            amount=command.amount,
+            accounts=self.accounts,
+        )
+        self.post(ctx, entry, about=("payment", command.payment_id))
+
+    def _cause_first(self, ctx: HandlerContext) -> None:
+        """The order desk handles an event before this desk does; post the receipt or invoice that caused an
+        application first, so the journal reads in the order things happened. Posting is idempotent: when this
+        desk's own turn comes for that event, it posts nothing more."""
+        if ctx.cause.type == catalog.PaymentApplied.event_type:
+            self.on_payment(ctx.cause, ctx)
+        elif ctx.cause.type == catalog.InvoicePosted.event_type:
+            self.on_invoice(ctx.cause, ctx)
 
     def _open_before(self, ctx: HandlerContext, payment: documents.Payment) -> Decimal:
         """What the payment's invoices left open before it: the rest of the payment is the customer's credit.

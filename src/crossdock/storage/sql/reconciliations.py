@@ -49,8 +49,8 @@ class SqlReconciliations:
         }
         insert: Any = (postgresql.insert if self.postgres else sqlite.insert)(t.reconciliation_runs).values(**values)
         # The unique id decides, also between two processes running the same count at once: the first is kept.
-        result = self.conn.execute(insert.on_conflict_do_nothing(index_elements=["id"]))
-        return bool(result.rowcount)
+        kept = insert.on_conflict_do_nothing(index_elements=["id"]).returning(t.reconciliation_runs.c.seq)
+        return self.conn.execute(kept).first() is not None
 
     def get(self, run_id: str) -> ReconciliationRun | None:
         c = t.reconciliation_runs.c
