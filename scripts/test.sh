@@ -27,7 +27,7 @@ if command -v make >/dev/null 2>&1; then
     make --no-print-directory -s venv
 elif [[ ! -f .venv/.installed || pyproject.toml -nt .venv/.installed ]]; then
     [[ -x .venv/bin/python ]] || python3 -m venv .venv
-    .venv/bin/python -m pip install -e '.[dev,bench]'
+    .venv/bin/python -m pip install -e '.[dev,bench,tryton]'
     touch .venv/.installed
 fi
 

@@ -17,7 +17,6 @@ from crossdock.config import ConfigError, DestinationSettings, PartnerSettings, 
 from crossdock.connectors import registry as connectors
 from crossdock.connectors.canonical.inbound import CanonicalInbound
 from crossdock.connectors.shopify import wiring as shopify
-from crossdock.connectors.shopify.poller import OrderPoller
 from crossdock.connectors.threepl import wiring as warehouses
 from crossdock.domain import catalog
 from crossdock.domain.inventory import AuthorityRules, ReconciliationReport
@@ -32,7 +31,6 @@ from crossdock.hub.ports import (
     ConcurrentUpdate,
     InboundAdapter,
     InterchangePlanner,
-    Polled,
     Poller,
     RefusalAnswerer,
     Sender,
@@ -158,13 +156,14 @@ def build(
             every=timedelta(minutes=r.every_minutes),
         ),
     )
+    _shop_wiring(hub)
     return Runtime(
         hub=hub,
         settings=settings,
         engine=engine,
         order_to_cash=order_to_cash,
         procure_to_pay=procure_to_pay,
-        pollers=_warehouse_wiring(settings, hub, order_to_cash, [*_pollers(settings, hub), *_shop_pollers(hub)]),
+        pollers=_warehouse_wiring(settings, hub, order_to_cash, _pollers(settings, hub)),
     )
 
 
@@ -179,7 +178,7 @@ def _pollers(settings: Settings, hub: Hub) -> list[Poller]:
         try:
             poller = connector.poller(_setup(name, source.model_dump(), settings, connector.limits), feed)
         except ValueError as exc:
-            raise ConfigError(f"sources.{name}: {exc}") from None
+            raise _refused(f"sources.{name}", exc) from None
         if poller is not None:
             pollers.append(poller)
     return pollers
@@ -199,43 +198,10 @@ def _warehouse_wiring(settings: Settings, hub: Hub, order_to_cash: OrderToCash, 
     return pollers
 
 
-def _shop_pollers(hub: Hub) -> list[Poller]:
-    """Shopify senders read cross-references through the hub; shops with poll_minutes get an order poll."""
+def _shop_wiring(hub: Hub) -> None:
+    """Shopify senders read cross-references through the hub (the shops' order polls are the connector's pollers)."""
     senders = {name: destination.sender for name, destination in hub.outbox.destinations.items()}
-    return [
-        _ShopOrders(found)
-        for found in shopify.wire(
-            hub.begin, hub.clock.now, hub.intake.prepare, hub.intake.adapters, senders, hub.processor.publish
-        )
-    ]
-
-
-@dataclass
-class _ShopOrders:
-    """A shop's order poll as a Poller, until the Shopify connector declares its poller side in the registry."""
-
-    orders: OrderPoller
-
-    @property
-    def source(self) -> str:
-        return self.orders.source
-
-    @property
-    def every(self) -> float:
-        return self.orders.every.total_seconds()
-
-    def poll(self) -> Polled:
-        done = self.orders.poll_once()
-        return Polled(taken_in=done.taken_in, already_had=done.already_had, error=done.error)
-
-    def close(self) -> None:
-        self.orders.transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        # Callers that hold the shop's poller itself (poll_once(force=True), its watermark) still reach it.
-        if name == "orders":
-            raise AttributeError(name)
-        return getattr(self.orders, name)
+    shopify.wire(hub.begin, hub.clock.now, senders, hub.processor.publish)
 
 
 def source_watch(settings: Settings, sources: list[str], clock: Clock, engine: Engine) -> SourceWatch:
@@ -280,10 +246,20 @@ def _connector(kind: str, where: str, side: str) -> connectors.Connector:
     return connector
 
 
+def _refused(where: str, exc: ValueError) -> ConfigError:
+    """A factory's refusal of its settings, as a configuration error that names the section once."""
+    message = str(exc)
+    named = message.startswith((f"{where}:", f"{where}."))
+    return ConfigError(message if named else f"{where}: {message}")
+
+
 def _inbound(name: str, source: SourceSettings, settings: Settings) -> InboundAdapter:
     connector = _connector(source.kind, f"sources.{name}", "inbound")
     assert connector.inbound is not None
-    return connector.inbound(_setup(name, source.model_dump(), settings, connector.limits))
+    try:
+        return connector.inbound(_setup(name, source.model_dump(), settings, connector.limits))
+    except ValueError as exc:
+        raise _refused(f"sources.{name}", exc) from None
 
 
 def _setup(name: str, section: dict[str, Any], settings: Settings, limits: connectors.Limits) -> connectors.Setup:
@@ -367,7 +343,10 @@ def _sender(
     name: str, dest: DestinationSettings, settings: Settings, connector: connectors.Connector, limits: connectors.Limits
 ) -> Sender:
     assert connector.sender is not None  # checked by _connector
-    sender = connector.sender(_setup(name, dest.model_dump(), settings, limits))
+    try:
+        sender = connector.sender(_setup(name, dest.model_dump(), settings, limits))
+    except ValueError as exc:
+        raise _refused(f"destinations.{name}", exc) from None
     return connectors.in_batches(sender, limits.batch_size)
 
 

@@ -1,17 +1,19 @@
 """Shipment tracking and invoice status as a portal reads them: where an order's goods left from, with carrier,
-tracking numbers and how much of each shipment is billed; what an invoice bills, what was paid against it and what
-is still open; and a key bound to one sales channel seeing nothing of another's."""
+tracking numbers and how much of each shipment is billed, also when an ERP bills; what an invoice bills, what was paid
+and credited against it and what is still open; what an order's prepayments settled; and a key bound to one sales
+channel seeing nothing of another's."""
 
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Estate, EstateFactory
 from tests.e2e.test_api_keys import call, make_key
-from tests.e2e.test_orders_api import ORDER_TO_CASH, get, post_order, receipt, sales_order, wms_event
+from tests.e2e.test_orders_api import ACCOUNTS, ORDER_TO_CASH, get, post_order, receipt, sales_order, wms_event
 
 
 def shipment(number: str, order: str, units: int, **extra: Any) -> dict[str, Any]:
@@ -116,6 +118,7 @@ def test_an_invoice_shows_what_it_bills_each_payment_applied_and_what_stays_open
         "tax": "0.00",
         "total": "20.00",
         "paid": "0.00",
+        "credited": "0.00",
         "open": "20.00",
     }
     assert [(line["line_id"], line["quantity"]["value"], line["unit_price"]) for line in unpaid["lines"]] == [
@@ -126,6 +129,127 @@ def test_an_invoice_shows_what_it_bills_each_payment_applied_and_what_stays_open
     assert [(p["payment"], p["amount"], p["received_on"]) for p in partly["payments"]] == [("PAY-1", "5", "2025-03-10")]
     assert (settled["status"], settled["amounts"]["open"]) == ("paid", "0.00")
     assert [p["payment"] for p in settled["payments"]] == ["PAY-1", "PAY-2"]
+
+
+def credit_memo(number: str, invoice: str, units: int, reason: str = "damaged in transit") -> dict[str, Any]:
+    return {
+        "credit_memo": {
+            "number": number,
+            "customer": "C-100",
+            "invoice": invoice,
+            "issued_on": "2025-03-12",
+            "reason": reason,
+            "currency": "EUR",
+            "lines": [{"line": 1, "sku": "SKU-1", "quantity": {"value": str(units), "unit": "EA"}, "unit_price": "10"}],
+        }
+    }
+
+
+def credit(shop: Estate, event_id: str, memo: dict[str, Any]) -> None:
+    assert shop.post("bank", wms_event(event_id, "crossdock.creditmemo.posted.v1", memo)).status_code == 202
+    shop.drain()
+
+
+def test_a_shipment_an_erp_bills_is_found_by_its_number_in_the_api_and_the_trace(make_estate: EstateFactory) -> None:
+    settings = copy.deepcopy(ORDER_TO_CASH)
+    settings["orders"] = {"hub_invoices": False}  # the ERP bills: the hub posts no invoice for the shipment
+    settings["accounting"] = {"accounts": ACCOUNTS}  # and no unit cost: no journal entry names the shipment
+    shop = make_estate(**settings)
+    receipt(shop, "SKU-1", "WH1", 5)
+    post_order(shop, sales_order("SO-E"), key="portal-e")
+    shop.drain()
+    ship(shop, "SH-E", "SO-E", 2, carrier="UPS")
+
+    found = get(shop, "/v1/shipments/SH-E")
+    traced = get(shop, "/v1/trace/SH-E")
+
+    assert (found["order"], found["carrier"], found["status"], found["invoices"]) == ("SO-E", "UPS", "shipped", [])
+    with shop.hub.begin() as uow:
+        assert uow.journal.for_source("SH-E") == [], "nothing in the journal leads to the shipment"
+    assert {"as": "shipment", "target": "SO-E", "note": "shipment SH-E of order SO-E"} in traced["matches"]
+    assert [o["key"] for o in traced["objects"]] == ["SO-E"]
+    confirmed = [e["detail"] for e in traced["entries"] if e["detail"].get("type") == "crossdock.shipment.confirmed.v1"]
+    assert [d["data"]["shipment"]["number"] for d in confirmed] == ["SH-E"], "its confirmation is on the timeline"
+
+
+def test_an_invoice_lists_the_credit_memos_against_it_and_they_reduce_what_is_open(shop: Estate) -> None:
+    receipt(shop, "SKU-1", "WH1", 5)
+    post_order(shop, sales_order("SO-C"), key="portal-c")
+    shop.drain()
+    ship(shop, "SH-C", "SO-C", 2)
+    pay(shop, "PAY-C", "INV-SH-C", "5")
+
+    credit(shop, "cm-1", credit_memo("CM-1", "INV-SH-C", 1))
+    once = get(shop, "/v1/invoices/INV-SH-C")
+    credit(shop, "cm-1-resent", credit_memo("CM-1", "INV-SH-C", 1))  # the same memo sent again under another id
+    again = get(shop, "/v1/invoices/INV-SH-C")
+    credit(shop, "cm-2", credit_memo("CM-2", "INV-SH-C", 1, reason="price agreed down"))
+    settled = get(shop, "/v1/invoices/INV-SH-C")
+
+    assert [(m["credit_memo"], m["total"], m["reason"]) for m in once["credit_memos"]] == [
+        ("CM-1", "10.00", "damaged in transit")
+    ]
+    assert (once["amounts"]["paid"], once["amounts"]["credited"], once["amounts"]["open"]) == ("5.00", "10.00", "5.00")
+    assert once["status"] == "partially_paid"
+    assert again == once, "a credit memo counts once, however often it arrives"
+    assert [m["credit_memo"] for m in settled["credit_memos"]] == ["CM-1", "CM-2"]
+    assert (settled["amounts"]["credited"], settled["amounts"]["open"]) == ("20.00", "0.00"), "never below zero"
+    assert settled["status"] == "paid"
+
+
+def test_an_invoice_credited_in_full_and_not_paid_is_credited_not_paid(shop: Estate) -> None:
+    receipt(shop, "SKU-1", "WH1", 5)
+    post_order(shop, sales_order("SO-F"), key="portal-f")
+    shop.drain()
+    ship(shop, "SH-F", "SO-F", 1)
+
+    credit(shop, "cm-f", credit_memo("CM-F", "INV-SH-F", 1, reason="returned unopened"))
+    found = get(shop, "/v1/invoices/INV-SH-F")
+
+    assert (found["status"], found["amounts"]["paid"], found["amounts"]["open"]) == ("credited", "0.00", "0.00")
+
+
+def test_an_order_shows_each_prepayment_what_it_settled_of_which_invoice_and_what_became_credit(
+    make_estate: EstateFactory,
+) -> None:
+    settings = copy.deepcopy(ORDER_TO_CASH)
+    settings["sources"]["bank"] = {"kind": "canonical"}
+    settings["accounting"]["accounts"] = ACCOUNTS | {"customer_deposit": "2350"}
+    shop = make_estate(**settings)
+    receipt(shop, "SKU-1", "WH1", 5)
+    post_order(shop, sales_order("SO-P"), key="portal-p")  # 3 units at 10.00: 30.00
+    shop.drain()
+    prepayment = payment("PRE-P", "unused", "25.00")
+    prepayment["payment"] |= {"applications": [], "order": "SO-P"}
+    assert shop.post("bank", wms_event("pre-p", "crossdock.payment.applied.v1", prepayment)).status_code == 202
+    shop.drain()
+
+    held = get(shop, "/v1/orders/SO-P")
+    ship(shop, "SH-P", "SO-P", 2)  # invoiced 20.00, settled from the prepayment
+    applied = get(shop, "/v1/orders/SO-P")
+    invoice = get(shop, "/v1/invoices/INV-SH-P")
+    cancel = {"order": "SO-P", "cancellation": "CX-P", "lines": [{"line_id": "1", "quantity": "1"}], "reason": "short"}
+    assert shop.post("wms", wms_event("cx-p", "crossdock.order.cancellation_requested.v1", cancel)).status_code == 202
+    shop.drain()
+    ended = get(shop, "/v1/orders/SO-P")
+
+    def figures(order: dict[str, Any]) -> tuple[Decimal, ...]:
+        [one] = order["prepayments"]
+        return tuple(Decimal(one[name]) for name in ("amount", "applied", "released", "held"))
+
+    assert [p["payment"] for p in held["prepayments"]] == ["PRE-P"]
+    assert held["prepayments"][0]["received_on"] == "2025-03-10"
+    assert figures(held) == (25, 0, 0, 25) and held["prepayments"][0]["applications"] == []
+    assert (Decimal(held["amounts"]["prepaid"]), Decimal(held["amounts"]["prepayment_held"])) == (25, 25)
+    assert figures(applied) == (25, 20, 0, 5)
+    assert [(a["invoice"], Decimal(a["amount"]), a["link"]) for a in applied["prepayments"][0]["applications"]] == [
+        ("INV-SH-P", 20, "/v1/invoices/INV-SH-P")
+    ]
+    assert [(p["payment"], Decimal(p["amount"]), p["prepayment"]) for p in invoice["payments"]] == [("PRE-P", 20, True)]
+    assert (invoice["status"], invoice["amounts"]["open"]) == ("paid", "0.00"), "settled by the prepayment"
+    assert ended["status"] == "closed"
+    assert figures(ended) == (25, 20, 5, 0), "what the order no longer needs is released as the customer's credit"
+    assert Decimal(ended["amounts"]["prepayment_held"]) == 0
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """The example estate (examples/northwind): its configuration wires every partner, source and destination, its sample
-documents read as the partners' profiles say, and `crossdock demo` plays a day against a hub serving it over HTTP in
-this process (SQLite in a temporary folder, the Tryton destination switched off), ending in figures the API agrees
-with, a duplicate webhook that changed nothing, an outage's deliveries through, and no order stuck without a reason."""
+documents read as the partners' profiles and the WMS connector say, and `crossdock demo` plays a day against a hub
+serving it over HTTP in this process (SQLite in a temporary folder, the Tryton destination switched off), ending in
+figures the API agrees with, a duplicate webhook that changed nothing, an outage's deliveries through, ship notices to
+the EDI customer for its own shipments only, every interchange acknowledged, and no order stuck without a reason."""
 
 from __future__ import annotations
 
@@ -21,15 +22,21 @@ import uvicorn
 from typer.testing import CliRunner
 
 from crossdock import bootstrap, config
+from crossdock.connectors import x12
+from crossdock.connectors.wms import mapping as wms_mapping
+from crossdock.domain import catalog
+from crossdock.domain.edi_acknowledgements import OVERDUE, REJECTED, UNMATCHED, WITH_ERRORS
 from crossdock.entrypoints import cli_demo, cli_governance
 from crossdock.entrypoints.api.app import create_app
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
 from crossdock.entrypoints.cli import app
 from crossdock.entrypoints.worker import Worker
 from crossdock.hub import governance
+from crossdock.hub.errors import MappingError
 from crossdock.observability.metrics import Metrics
 from crossdock.storage.sql import migrate
 from tests.e2e.conftest import free_port
+from tests.unit.factories import make_stored_message
 
 ROOT = Path(__file__).resolve().parents[2]
 NORTHWIND = ROOT / "examples" / "northwind"
@@ -42,7 +49,7 @@ def overrides(data_dir: Path, wms_port: int) -> dict[str, str]:
     """What a test run changes in the estate, as the environment variables `make run` users would set."""
     return {
         "CROSSDOCK_DATA_DIR": str(data_dir),
-        "CROSSDOCK_DESTINATIONS__WMS__URL": f"http://127.0.0.1:{wms_port}/releases",
+        "CROSSDOCK_DESTINATIONS__WMS__OPTIONS__BASE_URL": f"http://127.0.0.1:{wms_port}",
         "CROSSDOCK_DESTINATIONS__TRYTON__ENABLED": "false",
     }
 
@@ -99,6 +106,26 @@ def test_the_sample_partner_files_read_as_their_profiles_say(document: str, part
     assert expected in result.output
 
 
+def test_the_sample_wms_webhook_reads_as_the_estates_wms_source_maps_it(tmp_path: Path) -> None:
+    settings = config.load(ESTATE, environ={"CROSSDOCK_DATA_DIR": str(tmp_path)})
+    runtime = bootstrap.build(settings)
+    try:
+        source = runtime.hub.intake.adapters[cli_demo.WMS_SOURCE]
+        body = (NORTHWIND / "documents" / "wms-shipment-shipped.json").read_bytes()
+        secret = settings.sources[cli_demo.WMS_SOURCE].options["secret"]
+        headers = {wms_mapping.SIGNATURE_HEADER.lower(): wms_mapping.signature(secret, body)}
+        identity = source.identify(body, headers)
+        [event] = source.to_events(make_stored_message(body=body, headers=headers, source=cli_demo.WMS_SOURCE))
+    finally:
+        runtime.close()
+    assert identity.key == "wms:evt-88121"
+    assert event.type == catalog.ShipmentConfirmed.event_type
+    shipment = catalog.payload_as(event, catalog.ShipmentConfirmed).shipment
+    assert (shipment.order, shipment.from_location, shipment.lines[0].quantity.value) == ("HF-4512", "WH-NORTH", 30)
+    with pytest.raises(MappingError, match="signature"):
+        source.identify(body, {})  # the estate takes only webhooks signed with its secret
+
+
 def test_the_morning_count_in_the_reference_data_is_the_one_the_demo_posts() -> None:
     rows = (NORTHWIND / "reference" / "morning-count.csv").read_text().splitlines()[1:]
     counted = {(location, sku): int(n) for sku, location, n in (row.split(",") for row in rows)}
@@ -114,6 +141,11 @@ class ServedHub:
     key: str
     http: httpx.Client
     env: dict[str, str]
+    runtime: bootstrap.Runtime
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env["CROSSDOCK_DATA_DIR"])
 
     def get(self, path: str, **params: Any) -> Any:
         response = self.http.get(path, params=params)
@@ -149,7 +181,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
         time.sleep(0.05)
     assert server.started, "the hub did not start serving"
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
-        yield ServedHub(url, token, http, env)
+        yield ServedHub(url, token, http, env, runtime)
     server.should_exit = True
     thread.join(timeout=10)
     worker.stop()
@@ -238,3 +270,34 @@ def test_a_day_at_northwind_raises_the_late_ship_notice_and_the_short_receipt_fo
     assert day["purchase_orders"][f"PO-{TAG}"]["status"] == po["status"]
     [line] = [line for line in po["lines"] if line["sku"] == "GIZMO-3"]
     assert Decimal(line["received"]) == 40
+
+
+def test_a_day_at_northwind_sends_harbor_an_856_for_each_of_its_shipments_and_none_for_anyone_elses(
+    served: ServedHub, day: dict[str, Any]
+) -> None:
+    shipments = {s["shipment"] for s in served.get(f"/v1/orders/HF-{TAG}")["shipments"]}
+    noticed = {}
+    for path in sorted((served.data_dir / "partners" / "harbor" / "outbound").glob("856-*.edi")):
+        for _, tx in x12.parse(path.read_bytes())[0].transactions():
+            segments = {segment.tag: segment for segment in tx.segments}
+            noticed[segments["BSN"].value(2)] = segments["PRF"].value(1)
+    assert noticed == dict.fromkeys(shipments, f"HF-{TAG}"), "Harbor gets the 856 of its own shipments, only those"
+    assert day["partners"]["harbor"]["received"]["856"] == len(shipments)
+    assert day["traffic"]["shipments"] > len(shipments), "the web orders shipped too, from the same warehouses"
+
+
+def test_a_day_at_northwind_ends_with_every_interchange_acknowledged_and_no_acknowledgement_exception_open(
+    served: ServedHub, day: dict[str, Any]
+) -> None:
+    with served.runtime.hub.begin() as uow:
+        awaiting = [f"{s.partner} {s.document}" for s in uow.interchanges.find(status="awaiting", limit=1000)]
+        answered = uow.interchanges.find(status="accepted", limit=1000)
+    assert awaiting == [], "the partners answered every interchange: none is left to fall overdue"
+    for partner, seen in day["partners"].items():
+        sent = sum(n for kind, n in seen["received"].items() if kind != "997")
+        assert sent > 0 and seen["answered"] == sent, f"{partner} answers each interchange but no 997: {seen}"
+    assert len(answered) == sum(seen["answered"] for seen in day["partners"].values())
+    assert day["partners"]["harbor"]["last_sent"]["status"] == "accepted"
+    acknowledgement_problems = {OVERDUE, UNMATCHED, REJECTED, WITH_ERRORS}
+    open_now = served.get("/v1/exceptions", status="open", limit=1000)["items"]
+    assert [e for e in open_now if e["reason_code"] in acknowledgement_problems] == []

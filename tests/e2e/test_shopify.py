@@ -9,6 +9,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,15 @@ import httpx
 import pytest
 
 from crossdock.connectors import registry
-from crossdock.connectors.shopify.connector import SHOPIFY
-from crossdock.domain import catalog
+from crossdock.connectors.shopify import poller as shop_poll
+from crossdock.connectors.shopify.connector import SHOPIFY, ShopOrders
+from crossdock.domain import accounting, catalog
 from crossdock.domain.workflows.order_to_cash import OrderStatus
 from crossdock.entrypoints.api.app import create_app
 from crossdock.entrypoints.api.webhooks import REJECTED_ACTION
 from crossdock.hub.ports import CrossReference, ExceptionFilter, MessageStatus
 from tests.conftest import SAMPLES
-from tests.e2e.order_to_cash_estate import OrderToCashEstate, settings_for
+from tests.e2e.order_to_cash_estate import ACCOUNTS, OrderToCashEstate, settings_for
 from tests.fakes.shopify import FakeShopify
 
 with warnings.catch_warnings():
@@ -35,6 +37,7 @@ OUT = "northwind-out"
 LOCATION_ID = 905684977
 ITEMS = {"IPOD2008GREEN": 808950810, "IPOD2008RED": 808950811, "IPOD2008BLACK": 808950812}
 ORDER = "SHOP-450789469"
+DEPOSIT = "2350"
 
 
 @pytest.fixture(autouse=True)
@@ -79,9 +82,11 @@ class ShopEstate:
             uow.xrefs.link(CrossReference(kind, OUT, hub_id, external_id), self.hub.clock.now())
             uow.commit()
 
-    def poller(self) -> Any:
+    def poller(self) -> ShopOrders:
+        """The shop's order poll, as the Shopify connector declares it and the worker runs it."""
         assert self.estate.runtime is not None
-        (found,) = [p for p in self.estate.runtime.pollers if getattr(p, "source", None) == SHOP]
+        (found,) = [p for p in self.estate.runtime.pollers if p.source == SHOP]
+        assert isinstance(found, ShopOrders)
         return found
 
 
@@ -116,6 +121,8 @@ def shop(tmp_path: Path, fake: FakeShopify, database_url: str) -> Iterator[ShopE
             }
         ],
         inventory={"channels": ["shopify"], "availability_window_seconds": 1},
+        # The shop takes the money at checkout: it is held on a customer deposit account until invoiced.
+        accounting={"accounts": ACCOUNTS | {"customer_deposit": DEPOSIT}},
     )
     estate = OrderToCashEstate(tmp_path, settings)
     assert estate.runtime is not None
@@ -177,21 +184,45 @@ def test_a_replayed_webhook_changes_nothing(shop: ShopEstate) -> None:
         assert uow.log.head() == head
 
 
-def test_an_order_paid_before_its_create_arrived_is_kept_with_its_payment(shop: ShopEstate) -> None:
-    paid = shop.webhook("orders/paid", rest_order(financial_status="paid", updated_at="2008-01-10T11:05:00-05:00"))
+def test_an_order_paid_before_its_create_arrived_is_received_held_as_prepaid_and_ends_paid(
+    shop: ShopEstate,
+) -> None:
+    for sku in ITEMS:
+        shop.estate.receipt(sku, "WH-NORTH", 5)
+    # The sample's three lines at 199.00 with no tax: the hub will invoice 597.00, and the shop took 597.00.
+    paid_order = rest_order(financial_status="paid", total_price="597.00", updated_at="2008-01-10T11:05:00-05:00")
+    paid = shop.webhook("orders/paid", paid_order)
     shop.estate.drain()
     created = shop.webhook("orders/create", rest_order(financial_status="pending"))
     shop.estate.drain()
     assert (paid.status_code, created.status_code) == (202, 202)
     assert all(m.status is MessageStatus.PROCESSED for m in shop.messages())
-    state = shop.estate.state(ORDER)
-    assert state.status is OrderStatus.ACCEPTED  # the paid snapshot carried the order; the late create is a repeat
     (payment,) = shop.estate.events(catalog.PaymentApplied.event_type, ORDER)
-    assert payment["payment"]["amount"] == "409.94" and payment["payment"]["order"] == ORDER
+    assert payment["payment"]["amount"] == "597.00" and payment["payment"]["order"] == ORDER
+    state = shop.estate.state(ORDER)
+    assert state.status is OrderStatus.RELEASED  # the paid snapshot carried the order; the late create is a repeat
+    assert (state.paid, state.prepayment_held) == (Decimal("597.00"), Decimal("597.00"))
+
+    lines = [(466157049, "IPOD2008GREEN"), (518995019, "IPOD2008RED"), (703073504, "IPOD2008BLACK")]
+    shipment = {
+        "number": "WMS-SHIP-9",
+        "order": ORDER,
+        "from_location": "WH-NORTH",
+        "lines": [{"line": n, "sku": sku, "quantity": {"value": "1", "unit": "EA"}} for n, sku in lines],
+    }
+    shop.estate.event("wms", catalog.ShipmentConfirmed.event_type, {"shipment": shipment})
+    shop.estate.drain()
+
+    state = shop.estate.state(ORDER)
+    assert state.status is OrderStatus.CLOSED, "the invoice is settled from the prepayment the moment it posts"
+    assert (state.invoiced_amount, state.paid, state.credit) == (Decimal("597.00"), Decimal("597.00"), 0)
     with shop.hub.begin() as uow:
-        kept = uow.exceptions.find(ExceptionFilter(about_key=f"{ORDER}-PAID"))
-    # Until the order desk applies order-level payments, finance is asked to apply it: held, not lost.
-    assert [e.reason_code for e in kept] == ["unapplied_payment"]
+        finance = uow.exceptions.find(ExceptionFilter(owner="finance"))
+        balances = accounting.balances(uow.journal.entries("main"))
+    assert finance == [], "nothing for finance to apply by hand"
+    assert balances.get((ACCOUNTS["cash"], "USD")) == Decimal("597.00")
+    assert balances.get((DEPOSIT, "USD")) == 0, "the deposit was applied in full"
+    assert balances.get((ACCOUNTS["receivable"], "USD")) == 0, "the invoice is paid"
 
 
 def test_the_largest_64_bit_id_and_a_gid_reach_the_hub_exactly(shop: ShopEstate) -> None:
@@ -246,6 +277,26 @@ def test_inventory_levels_are_pushed_after_availability_changes_and_a_burst_of_4
         assert uow.outbox.counts().get("dead", 0) == 0
 
 
+def test_a_missing_shopify_link_is_an_exception_for_master_data_announced_once(shop: ShopEstate) -> None:
+    shop.link("location", "WH-NORTH", str(LOCATION_ID))  # the location is linked, the item is not
+    _stock(shop, ["IPOD2008GREEN"], 12)
+    _stock(shop, ["IPOD2008GREEN"], 3)  # a second figure for the same item: the same link is still missing
+
+    with shop.hub.begin() as uow:
+        stored = uow.exceptions.find(ExceptionFilter(reason_code="missing-cross-reference"))
+        dead = uow.outbox.counts().get("dead", 0)
+    (missing,) = stored
+    assert (missing.owner, missing.about_kind, missing.about_key) == ("master_data", "item", "IPOD2008GREEN")
+    announced = [
+        catalog.ExceptionOpened.model_validate(data)
+        for data in shop.estate.events(catalog.ExceptionOpened.event_type)
+        if data["reason_code"] == "missing-cross-reference"
+    ]
+    assert [(a.exception, a.owner) for a in announced] == [(missing.id, catalog.ExceptionOwner.MASTER_DATA)]
+    assert dead == 2, "each figure waits, dead-lettered with the reason, for the link and a replay"
+    assert shop.fake.levels == {}
+
+
 def test_a_warehouse_shipment_reaches_shopify_as_a_fulfillment_with_its_tracking_number(shop: ShopEstate) -> None:
     shop.fake.add_order(rest_order())
     _stock(shop, list(ITEMS), 5)
@@ -276,8 +327,8 @@ def test_a_missed_webhook_is_caught_by_the_poll_once_not_twice(shop: ShopEstate)
     shop.fake.add_order(missed)
     shop.webhook("orders/updated", seen)
     shop.estate.drain()
-    first = shop.poller().poll_once(force=True)
-    second = shop.poller().poll_once(force=True)
+    first = shop.poller().orders.poll_once(force=True)
+    second = shop.poller().orders.poll_once(force=True)
     shop.estate.drain()
     assert (first.taken_in, first.already_had) == (1, 1)
     assert (second.taken_in, second.already_had) == (0, 1)  # from the watermark on, only the last order again
@@ -288,16 +339,27 @@ def test_a_missed_webhook_is_caught_by_the_poll_once_not_twice(shop: ShopEstate)
     assert call.query["status"] == "any" and "updated_at_min" in call.query
 
 
-def test_the_poll_follows_the_link_header_across_pages(shop: ShopEstate) -> None:
+def test_the_worker_polls_the_shop_at_its_own_interval_and_counts_what_it_took_in(shop: ShopEstate) -> None:
+    shop.fake.add_order(rest_order(id=450789470, name="#1002", updated_at="2025-03-03T08:30:00+00:00"))
+    poll = shop.poller()
+    assert poll.every == 300.0  # poll_minutes: 5
+
+    first = poll.poll()
+    again = poll.poll()  # a worker told to poll everything more often: the shop's call limit is not spent on it
+    shop.estate.later(minutes=5)
+    later = poll.poll()
+
+    assert (first.taken_in, first.already_had, first.error) == (1, 0, None)
+    assert (again.taken_in, again.already_had) == (0, 0)
+    assert (later.taken_in, later.already_had) == (0, 1)
+    assert len(shop.fake.calls("GET", "/orders.json")) == 2
+
+
+def test_the_poll_follows_the_link_header_across_pages(shop: ShopEstate, monkeypatch: pytest.MonkeyPatch) -> None:
     for offset in range(3):
         shop.fake.add_order(rest_order(id=450789470 + offset, updated_at=f"2025-03-03T08:0{offset}:00+00:00"))
-    poller = shop.poller()
-    original = poller._poll.__globals__["PAGE_SIZE"]
-    poller._poll.__globals__["PAGE_SIZE"] = 2
-    try:
-        polled = poller.poll_once(force=True)
-    finally:
-        poller._poll.__globals__["PAGE_SIZE"] = original
+    monkeypatch.setattr(shop_poll, "PAGE_SIZE", 2)
+    polled = shop.poller().orders.poll_once(force=True)
     assert (polled.pages, polled.taken_in) == (2, 3)
     second_page = shop.fake.calls("GET", "/orders.json")[1]
     assert set(second_page.query) == {"limit", "page_info"}

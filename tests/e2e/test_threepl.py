@@ -19,6 +19,7 @@ from crossdock.connectors.x12 import mapping
 from crossdock.domain import catalog, documents
 from crossdock.domain.inventory import DriftAction, DriftCause
 from crossdock.domain.workflows.order_to_cash import OrderStatus
+from crossdock.hub.ports import DeliveryFilter, DeliveryStatus
 from tests.e2e.order_to_cash_estate import OrderToCashEstate, sales_order, settings_for
 
 D = Decimal
@@ -83,7 +84,7 @@ class ThreePlEstate:
         return released
 
 
-def _estate(data_dir: Path, database_url: str, file_format: str) -> ThreePlEstate:
+def _estate(data_dir: Path, database_url: str, file_format: str, *also: str) -> ThreePlEstate:
     options = {"format": file_format}
     settings = settings_for(
         data_dir,
@@ -94,7 +95,7 @@ def _estate(data_dir: Path, database_url: str, file_format: str) -> ThreePlEstat
         subscriptions=[
             {
                 "destination": OUT,
-                "events": [catalog.ShipmentReleased.event_type, catalog.EdiInterchangeReceived.event_type],
+                "events": [catalog.ShipmentReleased.event_type, catalog.EdiInterchangeReceived.event_type, *also],
             }
         ],
     )
@@ -113,6 +114,14 @@ def edi(tmp_path: Path, database_url: str) -> Iterator[ThreePlEstate]:
 def flat(tmp_path: Path, sqlite_url: str) -> Iterator[ThreePlEstate]:
     """A 3PL without EDI: CSV both ways."""
     built = _estate(tmp_path, sqlite_url, "csv")
+    yield built
+    built.estate.stop()
+
+
+@pytest.fixture
+def cancelling(tmp_path: Path, sqlite_url: str) -> Iterator[ThreePlEstate]:
+    """A 3PL without EDI that is also sent release cancellations."""
+    built = _estate(tmp_path, sqlite_url, "csv", catalog.ReleaseCancelled.event_type)
     yield built
     built.estate.stop()
 
@@ -174,6 +183,56 @@ def test_a_release_from_another_location_writes_nothing_for_the_3pl(edi: ThreePl
     edi.estate.drain()
     assert edi.release_of("SO-9")["from_location"] == "WH-OWN"
     assert edi.outbound("*") == []
+
+
+def cancel(estate: ThreePlEstate, order: str, number: str, quantity: int) -> None:
+    request = {"order": order, "cancellation": number, "lines": [{"line_id": "1", "quantity": str(quantity)}]}
+    estate.estate.event(ERP, catalog.OrderCancellationRequested.event_type, request | {"reason": "customer"})
+    estate.estate.drain()
+
+
+def cancel_rows(path: Path) -> list[list[str]]:
+    header, *rows = path.read_text().splitlines()
+    assert header == "release,order,warehouse,line,sku,cancelled,unit,reason"
+    return [row.split(",") for row in rows]
+
+
+def test_a_csv_3pl_gets_a_cancel_file_per_shipping_order_newest_first_with_the_total_cancelled(
+    cancelling: ThreePlEstate,
+) -> None:
+    cancelling.stock("A", 2)
+    cancelling.estate.order(sales_order("SO-6", ("A", 4, "5.00")))
+    cancelling.estate.drain()
+    cancelling.stock("A", 2)  # the backordered half is reserved and released on its own
+    first, second = (r["release"] for r in cancelling.estate.events(catalog.ShipmentReleased.event_type, "SO-6"))
+
+    cancel(cancelling, "SO-6", "CAN-1", 3)
+    outbound = cancelling.folder("outbound")
+    newest, older = outbound / f"cancel-{second}.csv", outbound / f"cancel-{first}.csv"
+    assert cancel_rows(newest) == [[second, "SO-6", LOCATION, "1", "A", "2", "EA", "lines cancelled"]]
+    assert cancel_rows(older) == [[first, "SO-6", LOCATION, "1", "A", "1", "EA", "lines cancelled"]]
+
+    cancel(cancelling, "SO-6", "CAN-2", 1)
+    # The older shipping order's file now says 2 in all: it replaces the one the 3PL may not have read yet.
+    assert cancel_rows(older) == [[first, "SO-6", LOCATION, "1", "A", "2", "EA", "lines cancelled"]]
+    assert cancel_rows(newest)[0][5] == "2"
+    assert sorted(p.name for p in cancelling.outbound("cancel-*.csv")) == sorted([newest.name, older.name])
+
+
+def test_a_cancellation_of_another_locations_release_writes_nothing_for_the_3pl(cancelling: ThreePlEstate) -> None:
+    data = {"sku": "A", "location": "WH-OWN", "change": {"value": "10", "unit": "EA"}, "reason": "receipt"}
+    cancelling.estate.event(ERP, catalog.InventoryAdjusted.event_type, data)
+    cancelling.estate.order(sales_order("SO-7", ("A", 2, "5.00")))
+    cancelling.estate.drain()
+
+    cancel(cancelling, "SO-7", "CAN-1", 1)
+
+    [cancelled] = cancelling.estate.events(catalog.ReleaseCancelled.event_type, "SO-7")
+    assert cancelled["from_location"] == "WH-OWN"
+    assert cancelling.outbound("*") == []
+    with cancelling.hub.begin() as uow:
+        [sent] = uow.outbox.find(DeliveryFilter(event_type=catalog.ReleaseCancelled.event_type, status=None))
+    assert sent.status is DeliveryStatus.DELIVERED
 
 
 # ---- confirmations in -----------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from crossdock.connectors.wms import mapping
 from crossdock.domain import catalog
 from crossdock.domain.procurement import PurchaseOrder, PurchaseOrderLine
 from crossdock.domain.workflows.order_to_cash import OrderStatus
@@ -23,7 +22,7 @@ from crossdock.domain.workflows.procure_to_pay import POState
 from crossdock.entrypoints import cli_governance
 from crossdock.entrypoints.api.app import create_app
 from crossdock.hub import governance
-from crossdock.hub.ports import MessageStatus
+from crossdock.hub.ports import DeliveryFilter, DeliveryStatus, MessageStatus
 from tests.e2e.order_to_cash_estate import OrderToCashEstate, sales_order, settings_for
 from tests.fakes.wms import FakeWms
 
@@ -32,7 +31,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 WMS, OUT, ERP = "wms", "wms-out", "erp"
-NORTH = "WH-NORTH"
+NORTH, SOUTH = "WH-NORTH", "WH-SOUTH"
 D = Decimal
 
 
@@ -189,8 +188,8 @@ def test_a_partial_ship_confirmation_with_tracking_shows_the_shipped_part_on_the
     assert confirmed["shipment"]["tracking_numbers"] == ["1Z999AA10123456784"]
     assert confirmed["shipment"]["from_location"] == NORTH
     assert wms.on_hand("A") == D(7)
-    # The pick is kept in the order's history, though no desk acts on it.
-    assert len(wms.estate.events(mapping.PICK_CONFIRMED, "SO-3")) == 1
+    # The pick is kept in the order's history, though no business rule acts on it.
+    assert len(wms.estate.events(catalog.ShipmentPicked.event_type, "SO-3")) == 1
 
 
 def test_a_receipt_with_damage_stocks_the_good_units_and_reaches_the_purchase_order(wms: WmsEstate) -> None:
@@ -288,6 +287,84 @@ def test_a_cancelled_line_stops_its_picking_at_the_wms(wms: WmsEstate) -> None:
     [release] = wms.released("SO-4")
     assert [(ln["line"], ln["cancelled"]) for ln in release["lines"]] == [(1, "1")]
     assert wms.fake.calls("/cancellations", status=200)[0].idempotency_key is not None
+
+
+def test_pick_and_pack_confirmations_show_each_releases_warehouse_stage_on_the_order(wms: WmsEstate) -> None:
+    wms.stock("A", 10)
+    wms.stock("B", 10)
+    wms.estate.order(sales_order("SO-6", ("A", 4, "5.00"), ("B", 2, "3.00")))
+    wms.estate.drain()
+    [release] = wms.released("SO-6")
+    ref = release["release_ref"]
+    before = wms.client.get("/v1/orders/SO-6").json()["releases"]
+
+    picked = {"order_ref": "SO-6", "release_ref": ref, "lines": [{"line": 1, "sku": "A", "quantity": "4"}]}
+    short = {"order_ref": "SO-6", "release_ref": ref, "lines": [{"line": 2, "sku": "B", "quantity": "0"}]}
+    packed = {
+        "order_ref": "SO-6",
+        "release_ref": ref,
+        "packages": [{"package_ref": "PKG-1", "tracking_number": "1Z999AA10123456784"}],
+        "lines": [{"line": 1, "sku": "A", "quantity": "4"}],
+    }
+    assert wms.webhook("pick.confirmed", picked).status_code == 202
+    assert wms.webhook("pick.confirmed", short).status_code == 202  # B was not on the shelf
+    wms.estate.drain()
+    after_pick = wms.client.get("/v1/orders/SO-6").json()["releases"]
+    assert wms.webhook("pack.confirmed", packed).status_code == 202
+    wms.estate.drain()
+    view = wms.client.get("/v1/orders/SO-6").json()
+
+    assert [(r["release"], r["location"], r["stage"]) for r in before] == [(ref, NORTH, "released")]
+    assert [r["stage"] for r in after_pick] == ["picked"]
+    [stage] = view["releases"]
+    assert stage["stage"] == "packed"
+    assert [(ln["line"], ln["released"], ln["picked"], ln["packed"]) for ln in stage["lines"]] == [
+        (1, "4", "4", "4"),
+        (2, "2", "0", "0"),  # picked short: the view says so, the order's rules are untouched
+    ]
+    assert stage["packages"] == [{"package": "PKG-1", "tracking_number": "1Z999AA10123456784"}]
+    assert {"released_at", "picked_at", "packed_at"} <= set(stage)
+    [pack] = wms.estate.events(catalog.ShipmentPacked.event_type, "SO-6")
+    assert (pack["release"], pack["from_location"]) == (ref, NORTH)
+    assert view["status"] == OrderStatus.RELEASED.value, "a pick or pack moves no business rule"
+    assert wms.estate.state("SO-6").lines[1].open == D(2)
+
+
+def test_a_line_cancelled_after_its_release_stops_only_what_each_warehouse_was_released(wms: WmsEstate) -> None:
+    wms.stock("A", 2)
+    wms.estate.receipt("A", SOUTH, 2, source=ERP)
+    wms.estate.drain()
+    wms.estate.order(sales_order("SO-7", ("A", 4, "5.00")))
+    wms.estate.drain()
+    released = wms.estate.events(catalog.ShipmentReleased.event_type, "SO-7")
+    assert sorted((r["from_location"], r["lines"][0]["quantity"]["value"]) for r in released) == [
+        (NORTH, "2"),
+        (SOUTH, "2"),
+    ]
+    [release] = wms.released("SO-7")  # the WMS runs the north warehouse only
+
+    def cancel(number: str, quantity: int) -> None:
+        request = {"order": "SO-7", "cancellation": number, "lines": [{"line_id": "1", "quantity": str(quantity)}]}
+        wms.estate.event(ERP, catalog.OrderCancellationRequested.event_type, request | {"reason": "customer"})
+        wms.estate.drain()
+
+    cancel("CAN-1", 1)
+    first = wms.estate.events(catalog.ReleaseCancelled.event_type, "SO-7")
+    cancel("CAN-2", 3)
+    every = wms.estate.events(catalog.ReleaseCancelled.event_type, "SO-7")
+
+    # The newest release gives first, as the warehouses take cancellations; each location is told its own part.
+    assert [(c["from_location"], c["lines"][0]["quantity"]) for c in first] == [(SOUTH, "1")]
+    assert [(c["from_location"], c["lines"][0]["quantity"]) for c in every[1:]] == [(NORTH, "2"), (SOUTH, "1")]
+    [call] = wms.fake.calls("/cancellations")
+    assert call.status == 200
+    assert (call.body["warehouse"], call.body["lines"]) == ("NORTH", [{"line": 1, "sku": "A", "quantity": "2"}])
+    assert [(ln["line"], ln["cancelled"]) for ln in wms.released("SO-7")[0]["lines"]] == [(1, "2")]
+    assert release["release_ref"] == wms.released("SO-7")[0]["release_ref"]
+    with wms.hub.begin() as uow:
+        sent = uow.outbox.find(DeliveryFilter(event_type=catalog.ReleaseCancelled.event_type, status=None))
+    # The south warehouse's parts are delivered without a call: nothing there is the WMS's to stop.
+    assert sorted(d.status for d in sent) == [DeliveryStatus.DELIVERED] * 3
 
 
 def test_a_replayed_webhook_changes_nothing(wms: WmsEstate) -> None:

@@ -671,3 +671,20 @@ def test_a_hub_journal_entry_is_posted_as_a_tryton_move_and_its_confirmation_is_
 def _journal_events(estate: Estate) -> list[Any]:
     with estate.runtime.hub.begin() as uow:
         return [e for e in uow.log.read(0, 1000) if e.envelope.type == catalog.JournalPosted.event_type]
+
+
+@pytest.mark.parametrize("hub_settings", [{"sales_options": {"items": "create"}}])
+def test_an_item_tryton_does_not_know_is_created_there_sold_in_the_orders_unit_when_items_may_be_created(
+    estate: Estate, clerk: TrytonClient
+) -> None:
+    stock_in_hub(estate)
+    estate.send("api", sales_order("SO-6001", "C-100", ("N-500", 2, "7.00")), "SO-6001")
+    estate.work()
+
+    assert estate.dead_letters() == [], "Tryton requires a sale unit on a salable product: the connector must set it"
+    fields = ["code", "salable", "default_uom.symbol", "sale_uom.symbol", "list_price"]
+    (template,) = clerk.search_read("product.template", [("code", "=", "N-500")], fields)
+    assert (template["default_uom."]["symbol"], template["sale_uom."]["symbol"]) == ("u", "u")
+    assert template["salable"] and template["list_price"] == Decimal("7.00")
+    (line,) = clerk.read("sale.line", the_sale(clerk, "SO-6001")["lines"], ["product.code", "quantity"])
+    assert (line["product."]["code"], line["quantity"]) == ("N-500", 2.0)

@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -48,6 +49,7 @@ class StockCount:
     sku: str
     location: str
     on_hand: Decimal
+    as_of: datetime | None = None  # when the count was taken, when the file says (column `as_of`)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,23 @@ def _stock(row: dict[str, str]) -> StockCount:
     on_hand = _decimal(row, "on_hand")
     if on_hand < 0:
         raise _RowProblem("on_hand", f"{row['on_hand']!r} is not a count (a number of zero or more)")
-    return StockCount(sku=row["sku"], location=row["location"], on_hand=on_hand)
+    as_of = None
+    if row.get("as_of"):
+        try:
+            as_of = moment(row["as_of"])
+        except ValueError:
+            raise _RowProblem(
+                "as_of", f"{row['as_of']!r} is not an ISO date or time (2025-03-03 or 2025-03-03T06:00:00+00:00)"
+            ) from None
+    return StockCount(sku=row["sku"], location=row["location"], on_hand=on_hand, as_of=as_of)
+
+
+def moment(text: str) -> datetime:
+    """An ISO time (without an offset: UTC) or an ISO date (its start, UTC); ValueError for anything else."""
+    if "T" not in text and " " not in text:
+        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
+    found = datetime.fromisoformat(text)
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
 def _decimal(row: dict[str, str], column: str) -> Decimal:
@@ -159,7 +177,7 @@ LAYOUTS: dict[str, _Layout] = {
     ),
     "stock": _Layout(
         required=("sku", "location", "on_hand"),
-        optional=(),
+        optional=("as_of",),
         key=lambda count: f"{count.sku} at {count.location}",
         build=_stock,
     ),
@@ -172,12 +190,26 @@ def columns(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return layout.required, layout.optional
 
 
-def parse(kind: str, name: str, content: bytes, on_row: Callable[[], None] | None = None) -> Parsed:
-    """Every row of the file checked; `on_row` is told after each one (a progress bar). Raises ImportFileError
-    only for what spoils the whole file."""
+def parse(
+    kind: str,
+    name: str,
+    content: bytes,
+    on_row: Callable[[], None] | None = None,
+    *,
+    also_required: Sequence[str] = (),
+) -> Parsed:
+    """Every row of the file checked; `on_row` is told after each one (a progress bar). `also_required`: optional
+    columns of the layout that this reader needs (a 3PL's snapshot needs its `as_of`). Raises ImportFileError only for
+    what spoils the whole file."""
     if kind not in LAYOUTS:
         raise ImportFileError(f"{name}: unknown kind of import {kind!r} (known: {', '.join(LAYOUTS)})")
     layout = LAYOUTS[kind]
+    if also_required:
+        unknown = [column for column in also_required if column not in layout.optional]
+        if unknown:
+            raise ImportFileError(f"{name}: {', '.join(unknown)} is not an optional column of a {kind} file")
+        kept = tuple(column for column in layout.optional if column not in also_required)
+        layout = _Layout(required=(*layout.required, *also_required), optional=kept, key=layout.key, build=layout.build)
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -1,5 +1,6 @@
-"""A local Tryton ERP for trying the hub on one machine: a database built once (company, chart of accounts, fiscal
-year, payment term, an accounting category, optionally products and parties) and a trytond server on loopback.
+"""A local Tryton ERP for trying the hub on one machine and for the integration tests: a database built once
+(company, chart of accounts, the calendar year's fiscal year, payment term, an accounting category, optionally products
+and parties) and a trytond server on loopback.
 
 Owns: building such databases and running servers over them. Only `setup()` imports trytond and proteus, and it
 runs in a process of its own (`python -m crossdock.devtools.tryton setup ...`); the hub never imports this module
@@ -9,6 +10,7 @@ and speaks to Tryton over its JSON-RPC only.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import hashlib
 import importlib.metadata
@@ -76,14 +78,32 @@ def installed() -> bool:
     return (bin_dir() / "trytond").exists() and (bin_dir() / "trytond-admin").exists()
 
 
-def versions_key(recipe: Recipe) -> str:
-    """A hash of every installed trytond distribution and proteus and of the recipe: a new version builds anew."""
-    found = sorted(
+def installed_versions() -> list[str]:
+    """Every installed trytond distribution and proteus, as name==version, sorted."""
+    return sorted(
         f"{dist.metadata['Name']}=={dist.version}"
         for dist in importlib.metadata.distributions()
         if (dist.metadata["Name"] or "").lower().replace("_", "-").startswith(("trytond", "proteus"))
     )
-    return hashlib.sha256("\n".join([*found, recipe.as_json(), *MODULES]).encode()).hexdigest()[:16]
+
+
+def fiscal_year(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """A database's fiscal year: the calendar year it is built in. Tryton refuses moves (invoices, stock valuation)
+    dated outside an open fiscal year, so a database is only good within its year."""
+    year = (today or dt.date.today()).year
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def cache_key(contents: str, today: dt.date | None = None) -> str:
+    """A hash of the installed versions, of what a database holds (`contents`) and of its fiscal year: a new version,
+    other contents or a new year build anew, rather than reuse a database whose fiscal year has ended."""
+    year = [day.isoformat() for day in fiscal_year(today)]
+    return hashlib.sha256("\n".join([*installed_versions(), contents, *MODULES, *year]).encode()).hexdigest()[:16]
+
+
+def versions_key(recipe: Recipe, today: dt.date | None = None) -> str:
+    """The cache key of a recipe's database (cache_key of its JSON)."""
+    return cache_key(recipe.as_json(), today)
 
 
 def write_config(folder: Path, port: int | None = None) -> Path:
@@ -228,7 +248,6 @@ def wait_for(
 
 
 def setup(config_file: str, recipe_json: str) -> None:  # pragma: no cover - runs in the builder's subprocess
-    import datetime as dt
     from decimal import Decimal
 
     from proteus import Model
@@ -242,8 +261,9 @@ def setup(config_file: str, recipe_json: str) -> None:  # pragma: no cover - run
     proteus_config.set_trytond(database=recipe["database"], config_file=config_file)
     create_company(currency=CURRENCY)
     create_chart()
-    today = dt.date.today()
-    fiscalyear = set_fiscalyear_invoice_sequences(create_fiscalyear(today=(today.replace(month=1, day=1), today)))
+    # The whole calendar year, as the cache key says: Tryton's helper would otherwise end it a few months after the
+    # build day, and a database kept past that would fail every posting.
+    fiscalyear = set_fiscalyear_invoice_sequences(create_fiscalyear(today=fiscal_year()))
     fiscalyear.account_stock_method = "continental"
     fiscalyear.click("create_period")
     accounts = add_stock_accounts(get_accounts())

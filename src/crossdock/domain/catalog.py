@@ -366,6 +366,55 @@ class ReleaseCancelled(Payload):
     order: Key
     lines: NonEmpty[CancelledLine]
     reason: str = ""
+    from_location: Key | None = Field(
+        default=None,
+        description="The location whose warehouse was released these quantities. Absent from events recorded before "
+        "it was said: then every warehouse the order was released to stops what it holds of them.",
+    )
+
+
+class HandledLine(Document):
+    """A released line as the warehouse handled it: how much of it was picked or packed (zero: none of it)."""
+
+    line: LineNumber = Field(description="The order line, as the release numbered it.")
+    sku: Key
+    quantity: Quantity
+
+    @field_validator("quantity")
+    @classmethod
+    def _never_negative(cls, quantity: Quantity) -> Quantity:
+        if quantity.value < 0:
+            raise ValueError(f"a handled quantity is never below 0, got {quantity}")
+        return quantity
+
+
+class Parcel(Document):
+    """A package the warehouse packed, with its tracking number once the carrier gave one."""
+
+    package: Key = Field(description="The warehouse's own reference of the package.")
+    tracking_number: Key | None = None
+
+
+class ShipmentPicked(Payload):
+    """The warehouse picked lines of a release: off the shelf, not yet packed or shipped. A line picked short says
+    how much was found."""
+
+    event_type = "crossdock.shipment.picked.v1"
+    release: Key
+    order: Key
+    from_location: Key
+    lines: NonEmpty[HandledLine]
+
+
+class ShipmentPacked(Payload):
+    """The warehouse packed lines of a release into parcels, ready to ship."""
+
+    event_type = "crossdock.shipment.packed.v1"
+    release: Key
+    order: Key
+    from_location: Key
+    packages: tuple[Parcel, ...] = ()
+    lines: NonEmpty[HandledLine]
 
 
 class ShipmentConfirmed(Payload):
@@ -905,6 +954,8 @@ CATALOGUE = Catalogue(
         AvailabilityChanged,
         ShipmentReleased,
         ReleaseCancelled,
+        ShipmentPicked,
+        ShipmentPacked,
         ShipmentConfirmed,
         InvoicePosted,
         PaymentApplied,

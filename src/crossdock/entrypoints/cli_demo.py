@@ -1,13 +1,16 @@
 """`crossdock demo`: a day at Northwind played against a running hub through its public surfaces: the HTTP API (with
 an admin key it is given, or creates and revokes after), signed Shopify webhooks, X12 files dropped in the trading
-partners' folders, and a simulated WMS that it runs itself on the loopback port the estate's `wms` destination names.
+partners' folders (and their 997s answering what the hub wrote them), and a simulated WMS speaking the WMS connector's
+API (pick releases in at the `wms` destination's loopback base_url, signed webhooks out to the `wms` source).
 
-Owns: the day's script, the simulated WMS, the live display and the closing summary (read back from the API). Must
-not: read or write the hub's stores; only a key it creates goes through the database, as `crossdock keys` does.
+Owns: the day's script, the simulated WMS and partners, the live display and the closing summary (read back from the
+API). Must not: read or write the hub's stores; only a key it creates goes through the database, as `crossdock keys`
+does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sys
@@ -19,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,15 +30,19 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from crossdock import config
+from crossdock.connectors import wms as wms_connector
 from crossdock.connectors import x12
 from crossdock.connectors.edi import profiles as edi_profiles
 from crossdock.connectors.shopify import inbound as shopify
 from crossdock.connectors.shopify.options import ShopOptionsError, shop_options
+from crossdock.connectors.wms import client as wms_client
+from crossdock.connectors.wms import mapping as wms_mapping
 from crossdock.connectors.x12 import mapping as x12_mapping
 from crossdock.domain import catalog, procurement
 from crossdock.domain.documents import Quantity, SalesOrder, SalesOrderLine
@@ -43,6 +50,7 @@ from crossdock.domain.documents import Quantity, SalesOrder, SalesOrderLine
 D = Decimal
 WMS_DESTINATION = "wms"
 WMS_SOURCE = "wms"
+WMS_KIND = "wms"
 PURCHASING_SOURCE = "purchasing"
 SERVICE_SOURCE = "service"
 FINANCE_SOURCE = "finance"
@@ -57,6 +65,7 @@ MORNING_COUNT = {
 }
 WEB_ITEMS = ("WIDGET-1", "GADGET-2")
 TERMINAL = frozenset({"closed", "cancelled"})
+ACKNOWLEDGEMENT_GROUP = "FA"  # X12 functional acknowledgements (997): never acknowledged themselves
 
 
 class DemoError(Exception):
@@ -73,6 +82,22 @@ class Partner:
     inbound: Path  # where its files are dropped
     outbound: Path  # where the hub writes to it
     their_side: x12_mapping.PartnerRules  # its own translator: its id as sender, ours as receiver
+    destinations: tuple[str, ...] = ()  # the hub's edi destinations writing to it
+
+
+@dataclass(frozen=True)
+class WmsLink:
+    """The WMS as the estate wires it: where the hub sends releases (and with which token), the warehouse codes
+    (hub location -> the WMS's), and the secret its webhooks are signed with (None: sent unsigned)."""
+
+    host: str
+    port: int
+    token: str
+    codes: Mapping[str, str]
+    secret: str | None
+
+    def location_of(self, code: str) -> str | None:
+        return next((location for location, known in self.codes.items() if known == code), None)
 
 
 @dataclass(frozen=True)
@@ -86,21 +111,22 @@ class Estate:
     customer: Partner  # the EDI customer (850s in)
     supplier: Partner  # the EDI supplier (our 850 out, its 855/856/810 in)
     supplier_number: str
-    wms_host: str
-    wms_port: int
+    wms: WmsLink
     prices: Mapping[str, Decimal]
     currency: str
+
+    @property
+    def partners(self) -> tuple[Partner, Partner]:
+        return self.customer, self.supplier
 
     @classmethod
     def of(cls, settings: config.Settings) -> Estate:
         problems: list[str] = []
         shops = [name for name, s in settings.sources.items() if s.kind == "shopify"]
-        for needed in (WMS_SOURCE, PURCHASING_SOURCE, SERVICE_SOURCE, FINANCE_SOURCE):
+        for needed in (PURCHASING_SOURCE, SERVICE_SOURCE, FINANCE_SOURCE):
             if settings.sources.get(needed) is None or settings.sources[needed].kind != "canonical":
                 problems.append(f"sources.{needed}: a canonical source is needed")
-        wms = settings.destinations.get(WMS_DESTINATION)
-        if wms is None or wms.kind != "webhook" or not wms.url:
-            problems.append(f"destinations.{WMS_DESTINATION}: a webhook destination (the WMS) is needed")
+        wms = _wms(settings, problems)
         if not shops:
             problems.append("sources: a source of kind shopify is needed")
         customer = _partner(settings, "customer", problems)
@@ -118,9 +144,6 @@ class Estate:
             raise DemoError(str(exc)) from None
         if options.secret is None:
             raise DemoError(f"sources.{shops[0]}.options.secret: the demo signs its webhooks with it")
-        wms_url = urlsplit(str(wms.url))
-        if wms_url.hostname not in ("127.0.0.1", "localhost") or wms_url.port is None:
-            raise DemoError(f"destinations.{WMS_DESTINATION}.url: the simulated WMS listens on a loopback host:port")
         return cls(
             shop=shops[0],
             shop_domain=options.shop,
@@ -128,11 +151,48 @@ class Estate:
             customer=customer[0],
             supplier=supplier[0],
             supplier_number=supplier[1],
-            wms_host=wms_url.hostname,
-            wms_port=wms_url.port,
+            wms=wms,
             prices=dict(price_list.prices),
             currency=price_list.currency,
         )
+
+
+def _plain(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value.get_secret_value() if isinstance(value, SecretStr) else value)
+
+
+def _wms(settings: config.Settings, problems: list[str]) -> WmsLink | None:
+    """The `wms` source (its webhooks) and destination (pick releases) of kind wms, running both warehouses."""
+    source, destination = settings.sources.get(WMS_SOURCE), settings.destinations.get(WMS_DESTINATION)
+    if source is None or source.kind != WMS_KIND:
+        problems.append(f"sources.{WMS_SOURCE}: a source of kind wms (the WMS's webhooks) is needed")
+    if destination is None or destination.kind != WMS_KIND:
+        problems.append(f"destinations.{WMS_DESTINATION}: a destination of kind wms (pick releases) is needed")
+    if source is None or destination is None or source.kind != WMS_KIND or destination.kind != WMS_KIND:
+        return None
+    try:
+        codes = wms_connector.warehouses(f"destinations.{WMS_DESTINATION}", destination.options).codes
+        theirs = wms_connector.warehouses(f"sources.{WMS_SOURCE}", source.options).codes
+    except ValueError as exc:
+        problems.append(str(exc))
+        return None
+    for location in (NORTH, SOUTH):
+        if location not in codes or theirs.get(location) != codes[location]:
+            problems.append(
+                f"destinations.{WMS_DESTINATION}.options.warehouses and sources.{WMS_SOURCE}.options.warehouses: the "
+                f"WMS runs {location} under one code in both"
+            )
+    base_url = urlsplit(str(destination.options.get("base_url") or ""))
+    token = _plain(destination.options.get("token"))
+    if base_url.hostname not in ("127.0.0.1", "localhost") or base_url.port is None:
+        problems.append(f"destinations.{WMS_DESTINATION}.options.base_url: the simulated WMS listens on loopback")
+    if not token:
+        problems.append(f"destinations.{WMS_DESTINATION}.options.token: the simulated WMS checks it")
+    if base_url.hostname is None or base_url.port is None or not token:
+        return None
+    return WmsLink(base_url.hostname, base_url.port, token, dict(codes), _plain(source.options.get("secret")))
 
 
 def _partner(settings: config.Settings, role: str, problems: list[str]) -> tuple[Partner, str] | None:
@@ -158,8 +218,12 @@ def _partner(settings: config.Settings, role: str, problems: list[str]) -> tuple
             }
         )
         number = (partner.customer if role == "customer" else partner.supplier) or partner.id
+        writers = tuple(
+            d for d, given in settings.destinations.items() if given.kind == "edi" and given.partner == name
+        )
+        folders = transport.folders
         return (
-            Partner(name, sources[0], root / transport.folders.inbound, root / transport.folders.outbound, theirs),
+            Partner(name, sources[0], root / folders.inbound, root / folders.outbound, theirs, writers),
             number,
         )
     problems.append(f"partners: an X12 {role} with a source of kind edi is needed")
@@ -171,27 +235,39 @@ def _partner(settings: config.Settings, role: str, problems: list[str]) -> tuple
 
 @dataclass
 class PickList:
-    """What the warehouse still has to ship of one order at one location, per order line."""
+    """What the warehouse still has to ship of one pick release (one order at one location), per order line."""
 
+    release: str
     order: str
     location: str
     open: dict[int, tuple[str, Decimal]] = field(default_factory=dict)  # line -> (sku, quantity in base unit)
 
 
-class SimulatedWms:
-    """The warehouse system: takes the hub's releases and release cancellations (CloudEvents POSTed by the `wms`
-    webhook destination), dedupes them on Idempotency-Key, and can be down (503 with Retry-After) for a while."""
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    def encoded(self) -> bytes:
+        return json.dumps(self.body).encode()
+
+
+class SimulatedWms:
+    """The warehouse system, speaking the API of connectors/wms/README.md: pick releases and their cancellations,
+    bearer token, an Idempotency-Key on every POST (a key seen before gets its first answer and changes nothing; the
+    same key with another body is 422), and 503 with Retry-After while it is down for maintenance."""
+
+    def __init__(self, link: WmsLink) -> None:
+        self.link = link
         self.lock = threading.Lock()
-        self.picks: dict[tuple[str, str], PickList] = {}
-        self.seen: set[str] = set()
+        self.picks: dict[str, PickList] = {}  # by release_ref
+        self.answers: dict[str, tuple[str, Answer]] = {}  # Idempotency-Key -> (body digest, first answer)
         self.down = False
-        self.taken = 0  # deliveries taken (first time)
-        self.repeats = 0  # deliveries sent again after they were taken
-        self.refused = 0  # attempts answered 503 while down
-        self.released_orders: set[str] = set()
+        self.taken = 0  # calls that changed something (first time)
+        self.repeats = 0  # calls sent again after they were answered
+        self.refused = 0  # calls answered 503 while down
+        self.cancelled: dict[str, Decimal] = {}  # order -> units taken off its pick releases
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
@@ -200,24 +276,25 @@ class SimulatedWms:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                status, answer = wms.receive(body, self.headers.get("Idempotency-Key"))
-                self.send_response(status)
-                if status == 503:
-                    self.send_header("Retry-After", "1")
+                answer = wms.receive(self.path, dict(self.headers.items()), self.rfile.read(length))
+                body = answer.encoded()
+                self.send_response(answer.status)
+                for name, value in answer.headers:
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(answer)
+                self.wfile.write(body)
 
             def log_message(self, *_: object) -> None:
                 return  # the live display says what happened
 
         try:
-            self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+            self._server = ThreadingHTTPServer((self.link.host, self.link.port), Handler)
         except OSError as exc:
             raise DemoError(
-                f"the simulated WMS cannot listen on {self.host}:{self.port} ({exc.strerror}): is another demo running?"
+                f"the simulated WMS cannot listen on {self.link.host}:{self.link.port} ({exc.strerror}): is another "
+                "demo running?"
             ) from None
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="simulated-wms", daemon=True).start()
@@ -227,54 +304,95 @@ class SimulatedWms:
             self._server.shutdown()
             self._server.server_close()
 
-    def receive(self, body: bytes, key: str | None) -> tuple[int, bytes]:
+    def receive(self, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        given = {name.lower(): value for name, value in headers.items()}
         with self.lock:
             if self.down:
                 self.refused += 1
-                return 503, b'{"error": "maintenance"}'
-            if key is not None and key in self.seen:
+                return Answer(503, {"detail": "the WMS is in maintenance"}, (("Retry-After", "1"),))
+            if given.get("authorization") != f"Bearer {self.link.token}":
+                return Answer(401, {"detail": "missing or unknown bearer token"})
+            key = given.get("idempotency-key")
+            if not key:
+                return Answer(400, {"detail": "an Idempotency-Key header is required on every write"})
+            digest = hashlib.sha256(body).hexdigest()
+            if key in self.answers:
+                first_digest, first = self.answers[key]
+                if first_digest != digest:
+                    return Answer(422, {"detail": f"Idempotency-Key {key} was used with another body"})
                 self.repeats += 1
-                return 200, b'{"duplicate": true}'
+                return first
             try:
-                event = json.loads(body)
-                self._apply(str(event["type"]), event["data"])
-            except (ValueError, KeyError, TypeError) as exc:
-                return 400, json.dumps({"error": f"not a release: {exc}"}).encode()
-            if key is not None:
-                self.seen.add(key)
-            self.taken += 1
-            return 200, b'{"taken": true}'
+                request = json.loads(body)
+                if not isinstance(request, dict):
+                    raise TypeError("the body is not a JSON object")
+                if path == wms_client.PICK_RELEASES:
+                    answer = self._release(request)
+                elif path == wms_client.CANCELLATIONS:
+                    answer = self._cancel(request)
+                else:
+                    return Answer(404, {"detail": f"no such resource {path}"})
+            except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
+                answer = Answer(422, {"detail": f"body: {exc}"})
+            self.answers[key] = (digest, answer)
+            if answer.status < 300:
+                self.taken += 1
+            return answer
 
-    def _apply(self, event_type: str, data: Mapping[str, Any]) -> None:
-        if event_type == catalog.ShipmentReleased.event_type:
-            order, location = str(data["order"]), str(data["from_location"])
-            picks = self.picks.setdefault((order, location), PickList(order, location))
-            for line in data["lines"]:
-                sku, quantity = picks.open.get(int(line["line"]), (str(line["sku"]), D(0)))
-                picks.open[int(line["line"])] = (sku, quantity + D(str(line["quantity"]["value"])))
-            self.released_orders.add(order)
-        elif event_type == catalog.ReleaseCancelled.event_type:
-            order = str(data["order"])
-            for line in data["lines"]:
-                number, left = int(line["line_id"]), D(str(line.get("quantity") or 0))
-                for picks in (p for p in self.picks.values() if p.order == order and number in p.open):
-                    sku, quantity = picks.open[number]
-                    taken = min(quantity, left) if left else quantity
-                    picks.open[number] = (sku, quantity - taken)
-                    left -= taken
+    def _release(self, request: Mapping[str, Any]) -> Answer:
+        missing = [name for name in ("release_ref", "order_ref", "warehouse", "lines") if not request.get(name)]
+        if missing or not (request.get("ship_to") or {}).get("customer"):
+            return Answer(422, {"detail": f"required: {', '.join(missing or ['ship_to.customer'])}"})
+        location = self.link.location_of(str(request["warehouse"]))
+        if location is None:
+            return Answer(422, {"detail": f"warehouse: {request['warehouse']!r} is not run here"})
+        if request["release_ref"] in self.picks:
+            return Answer(409, {"detail": f"release {request['release_ref']} exists under another key"})
+        picks = PickList(str(request["release_ref"]), str(request["order_ref"]), location)
+        for line in request["lines"]:
+            quantity = D(str(line["quantity"]))
+            if quantity <= 0 or not line.get("sku"):
+                return Answer(422, {"detail": f"line {line.get('line')}: a sku and a quantity above 0 are required"})
+            picks.open[int(line["line"])] = (str(line["sku"]), quantity)
+        self.picks[picks.release] = picks
+        return Answer(201, {"id": f"PR-{len(self.picks)}", "status": "open", **request})
+
+    def _cancel(self, request: Mapping[str, Any]) -> Answer:
+        """Unpicked quantities off the order's pick releases at the warehouse named (any, when none is), newest first;
+        404 when it holds none of the order there."""
+        order, warehouse = str(request["order_ref"]), request.get("warehouse")
+        location = self.link.location_of(str(warehouse)) if warehouse is not None else None
+        held = [p for p in self.picks.values() if p.order == order and (warehouse is None or p.location == location)]
+        if not held:
+            where = f" at {warehouse}" if warehouse is not None else ""
+            return Answer(404, {"detail": f"no pick release of order {order!r}{where} here"})
+        taken = []
+        for wanted in request["lines"]:
+            number, left = int(wanted["line"]), D(str(wanted["quantity"]))
+            for picks in reversed(held):
+                if number not in picks.open or left <= 0:
+                    continue
+                sku, open_ = picks.open[number]
+                take = min(open_, left)
+                picks.open[number] = (sku, open_ - take)
+                left -= take
+            cancelled = D(str(wanted["quantity"])) - left
+            self.cancelled[order] = self.cancelled.get(order, D(0)) + cancelled
+            taken.append({"line": number, "cancelled": str(cancelled)})
+        return Answer(200, {"order_ref": order, "lines": taken})
 
     def to_ship(self, order: str | None = None) -> list[PickList]:
-        """Pick lists with something left on them (of one order, or all)."""
+        """Pick releases with something left on them (of one order, or all)."""
         with self.lock:
             return [
-                PickList(p.order, p.location, {n: v for n, v in p.open.items() if v[1] > 0})
+                PickList(p.release, p.order, p.location, {n: v for n, v in p.open.items() if v[1] > 0})
                 for p in self.picks.values()
                 if (order is None or p.order == order) and any(v[1] > 0 for v in p.open.values())
             ]
 
-    def shipped(self, order: str, location: str, lines: Mapping[int, Decimal]) -> None:
+    def shipped(self, release: str, lines: Mapping[int, Decimal]) -> None:
         with self.lock:
-            picks = self.picks[(order, location)]
+            picks = self.picks[release]
             for number, quantity in lines.items():
                 sku, left = picks.open[number]
                 picks.open[number] = (sku, left - quantity)
@@ -333,6 +451,25 @@ class Hub:
             raise DemoError(f"webhook {topic} answered {response.status_code}: {response.text[:300]}")
         return dict(response.json())
 
+    def wms_event(self, event_type: str, location: str, data: Mapping[str, Any], event_id: str) -> dict[str, Any]:
+        """One webhook as the WMS posts it: its own event id, the warehouse by its code, signed with the secret."""
+        link = self.estate.wms
+        payload = {
+            "event_id": event_id,
+            "type": event_type,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "warehouse": link.codes[location],
+            "data": dict(data),
+        }
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if link.secret is not None:
+            headers[wms_mapping.SIGNATURE_HEADER] = wms_mapping.signature(link.secret, body)
+        response = self.http.post(f"/v1/inbound/{WMS_SOURCE}", content=body, headers=headers)
+        if response.status_code >= 400:
+            raise DemoError(f"WMS webhook {event_type} answered {response.status_code}: {response.text[:300]}")
+        return dict(response.json())
+
     def pending(self, destination: str | None = None) -> int:
         found = self.get("/v1/deliveries", status="pending", destination=destination, limit=10_000)
         return len(found["items"])
@@ -371,6 +508,10 @@ class Tally:
     duplicate_webhooks_answered: int = 0
     files_dropped: int = 0
     api_calls: int = 0
+    wms_webhooks: int = 0
+    # per partner: the interchanges the hub wrote to it during the day by kind (856, 997...), and the 997s it answered
+    received: dict[str, Counter[str]] = field(default_factory=dict)
+    answered: dict[str, int] = field(default_factory=dict)
     shipments: list[str] = field(default_factory=list)
     payments: list[str] = field(default_factory=list)
     duplicate_changed: list[str] = field(default_factory=list)
@@ -402,6 +543,8 @@ class Day:
         self.portal_order = f"SO-{tag}"
         self.web_payloads: dict[str, tuple[dict[str, Any], str]] = {}
         self.purchase_order: procurement.PurchaseOrder | None = None
+        self.started = time.time()
+        self._read: set[Path] = set()  # the files the partners have read from their outbound folders
 
     def steps(self) -> list[Step]:
         return [
@@ -438,72 +581,117 @@ class Day:
         self._control += 1
         controls = x12_mapping.ControlNumbers(interchange=self._control, group=self._control)
         body = x12.write(x12_mapping.build_interchange(partner.their_side, [tx], controls, datetime.now(UTC)))
+        self._taken_in([self._put(partner, f"{kind}-{self._control:09d}.edi", body)])
+
+    def _put(self, partner: Partner, name: str, body: bytes) -> Path:
         partner.inbound.mkdir(parents=True, exist_ok=True)
-        name = f"{kind}-{self._control:09d}.edi"
         staging = partner.inbound.parent / f".{name}.part"
         staging.write_bytes(body)
         staging.replace(partner.inbound / name)
         self.tally.files_dropped += 1
-        self._taken_in(partner.inbound / name)
+        return partner.inbound / name
 
-    def _taken_in(self, path: Path, timeout: float = 30.0) -> None:
-        """Until the hub's folder poller has read the file (it archives it once its message is durable)."""
+    def _taken_in(self, paths: list[Path], timeout: float = 30.0) -> None:
+        """Until the hub's folder poller has read the files (it archives each once its message is durable)."""
         deadline = time.monotonic() + timeout
-        while path.exists():
-            if time.monotonic() > deadline:
-                raise DemoError(f"{path} was not picked up within {timeout:.0f}s: is the hub's worker running?")
-            time.sleep(0.2)
+        for path in paths:
+            while path.exists():
+                if time.monotonic() > deadline:
+                    raise DemoError(f"{path} was not picked up within {timeout:.0f}s: is the hub's worker running?")
+                time.sleep(0.2)
         self._settle()
+
+    def _written_out(self, timeout: float = 30.0) -> None:
+        """Until the hub has written what it owes the partners (their deliveries are queued as events are handled)."""
+        destinations = [d for partner in self.estate.partners for d in partner.destinations]
+        deadline = time.monotonic() + timeout
+        while any(self.hub.pending(d) for d in destinations):
+            if time.monotonic() > deadline:
+                raise DemoError(f"files to the trading partners still queued after {timeout:.0f}s")
+            time.sleep(0.2)
+
+    def answer_partners(self) -> str:
+        """The partners' translators read what the hub wrote them today and answer each interchange with a 997
+        accepting it (or saying what they found wrong), as the hub answers theirs; a 997 is never answered."""
+        self._written_out()
+        answers: list[Path] = []
+        said = []
+        for partner in self.estate.partners:
+            received = self.tally.received.setdefault(partner.name, Counter())
+            for path in sorted(partner.outbound.glob("*.edi")) if partner.outbound.exists() else []:
+                if path in self._read or path.stat().st_mtime < self.started:
+                    continue
+                self._read.add(path)
+                reading = x12.read(path.read_bytes())
+                for index, interchange in enumerate(reading.interchanges):
+                    kinds = [tx.set_id for group in interchange.groups for tx in group.transactions]
+                    received.update(kinds)
+                    if all(g.functional_id == ACKNOWLEDGEMENT_GROUP for g in interchange.groups):
+                        continue  # also an interchange without groups: nothing in it to acknowledge
+                    self._control += 1
+                    reply = x12.acknowledge(
+                        interchange,
+                        reading.issues,
+                        interchange_control_number=f"{self._control:09d}",
+                        group_control_number=str(self._control),
+                        at=datetime.now(UTC),
+                        index=index,
+                    )
+                    answers.append(self._put(partner, f"997-{self._control:09d}.edi", x12.write(reply)))
+                    self.tally.answered[partner.name] = self.tally.answered.get(partner.name, 0) + 1
+                    said.append(f"{partner.name} {'/'.join(kinds)} {interchange.control_number}")
+        if answers:
+            self._taken_in(answers)
+        return f"997s for {', '.join(said)}" if said else ""
 
     def _qty(self, value: int | Decimal) -> Quantity:
         return Quantity(value=D(value), unit="EA")
 
     def _ship(self, picks: PickList, share: Decimal = D(1)) -> str:
+        """The WMS ships (a share of) one pick release and tells the hub in a signed shipment.shipped webhook."""
         lines = {n: (v[1] * share).to_integral_value() or v[1] for n, v in picks.open.items()}
         lines = {n: q for n, q in lines.items() if q > 0}
         self._shipment += 1
         number = f"SHP-{self.tag}-{self._shipment}"
-        shipment = {
-            "number": number,
-            "order": picks.order,
-            "from_location": picks.location,
+        data = {
+            "shipment_ref": number,
+            "order_ref": picks.order,
+            "release_ref": picks.release,
             "carrier": "DHL",
             "tracking_numbers": [f"JD{self.tag}{self._shipment:04d}"],
             "shipped_at": datetime.now(UTC).isoformat(),
             "lines": [
-                {"line": n, "sku": picks.open[n][0], "quantity": {"value": str(q), "unit": "EA"}}
-                for n, q in sorted(lines.items())
+                {"line": n, "sku": picks.open[n][0], "quantity": str(q), "unit": "EA"} for n, q in sorted(lines.items())
             ],
         }
-        data = catalog.data_of(catalog.ShipmentConfirmed.model_validate({"shipment": shipment}))
-        self.hub.event(WMS_SOURCE, catalog.ShipmentConfirmed.event_type, picks.order, data, self._id("ship"))
-        self.tally.api_calls += 1
-        self.wms.shipped(picks.order, picks.location, lines)
+        self.hub.wms_event("shipment.shipped", picks.location, data, self._id("ship"))
+        self.tally.wms_webhooks += 1
+        self.wms.shipped(picks.release, lines)
         self.tally.shipments.append(number)
         return number
 
     # -- the steps --
 
     def morning_count(self) -> str:
+        """The WMS's cycle count at each warehouse: what it held before (the hub's on-hand) against what it counted."""
         posted = 0
-        for (location, sku), counted in MORNING_COUNT.items():
-            view = self.hub.get("/v1/availability", sku=sku, location=location)
-            on_hand = sum((D(p["on_hand"]) for p in view["locations"] if p["location"] == location), D(0))
-            change = D(counted) - on_hand
-            if change == 0:
+        for location in (NORTH, SOUTH):
+            lines = []
+            for (at, sku), counted in MORNING_COUNT.items():
+                if at != location:
+                    continue
+                view = self.hub.get("/v1/availability", sku=sku, location=location)
+                on_hand = sum((D(p["on_hand"]) for p in view["locations"] if p["location"] == location), D(0))
+                if on_hand != counted:
+                    lines.append({"sku": sku, "expected": str(on_hand), "counted": str(counted), "unit": "EA"})
+            if not lines:
                 continue
-            data = {
-                "sku": sku,
-                "location": location,
-                "change": {"value": str(change), "unit": "EA"},
-                "reason": catalog.AdjustmentReason.CYCLE_COUNT.value,
-                "reference": f"COUNT-{self.tag}",
-            }
-            self.hub.event(WMS_SOURCE, catalog.InventoryAdjusted.event_type, sku, data, self._id("count"))
-            posted += 1
-        self.tally.api_calls += posted
+            data = {"count_ref": f"COUNT-{self.tag}-{location}", "lines": lines}
+            self.hub.wms_event("cycle_count.completed", location, data, self._id("count"))
+            self.tally.wms_webhooks += 1
+            posted += len(lines)
         self._settle()
-        return f"{posted} counts posted, {len(MORNING_COUNT) - posted} already right"
+        return f"{posted} counts differ from the books, {len(MORNING_COUNT) - posted} already right"
 
     def issue_purchase_order(self) -> str:
         order = procurement.PurchaseOrder(
@@ -706,20 +894,18 @@ class Day:
         return f"{queued} queued releases delivered {time.monotonic() - started:.1f}s after it came back"
 
     def short_receipt(self) -> str:
-        receipt = procurement.GoodsReceipt(
-            number=f"GR-{self.tag}",
-            order=self.po,
-            asn=self.asn,
-            location=NORTH,
-            received_on=self.today,
-            lines=(
-                procurement.ReceiptLine(line=1, sku="GIZMO-3", quantity=self._qty(40)),
-                procurement.ReceiptLine(line=2, sku="WIDGET-1", quantity=self._qty(72)),
-            ),
-        )
-        data = catalog.data_of(catalog.GoodsReceiptPosted(receipt=receipt))
-        self.hub.event(WMS_SOURCE, catalog.GoodsReceiptPosted.event_type, self.po, data, self._id("receipt"))
-        self.tally.api_calls += 1
+        data = {
+            "receipt_ref": f"GR-{self.tag}",
+            "po_ref": self.po,
+            "asn_ref": self.asn,
+            "received_on": self.today.isoformat(),
+            "lines": [
+                {"line": 1, "sku": "GIZMO-3", "quantity": "40", "unit": "EA"},
+                {"line": 2, "sku": "WIDGET-1", "quantity": "72", "unit": "EA"},
+            ],
+        }
+        self.hub.wms_event("receipt.completed", NORTH, data, self._id("receipt"))
+        self.tally.wms_webhooks += 1
         self._settle()
         return f"GR-{self.tag} at {NORTH}: 40 of 48 GIZMO-3 noticed, 72 WIDGET-1; the backorder is filled from it"
 
@@ -773,7 +959,10 @@ class Day:
 
     def end_of_day(self) -> str:
         self._settle(timeout=90)
-        return "the hub has settled"
+        # What the last answers set off (an invoice after a shipment...) is answered too, until nothing new comes.
+        while self.answer_partners():
+            pass
+        return "the hub has settled; the partners have answered everything they were sent"
 
 
 # ---- the summary -----------------------------------------------------------------------------------------------
@@ -823,6 +1012,14 @@ def summarise(hub: Hub, tally: Tally, wms: SimulatedWms) -> dict[str, Any]:
             {"owner": e["owner"], "reason": e["reason_code"], "about": e["about"]["key"], "message": e["message"]}
             for e in exceptions
         ],
+        "partners": {
+            partner.name: {
+                "received": dict(sorted(tally.received.get(partner.name, Counter()).items())),
+                "answered": tally.answered.get(partner.name, 0),
+                "last_sent": _last_sent(hub, partner.name),
+            }
+            for partner in hub.estate.partners
+        },
         "dead_letters": dict(sorted(Counter(d["destination"] for d in dead).items())),
         "dead_letter_reasons": [
             {"destination": d["destination"], "subject": d["subject"], "error": (d["last_error"] or "")[:200]}
@@ -838,6 +1035,8 @@ def summarise(hub: Hub, tally: Tally, wms: SimulatedWms) -> dict[str, Any]:
             "duplicates_that_changed_something": tally.duplicate_changed,
             "files_dropped": tally.files_dropped,
             "api_calls": tally.api_calls,
+            "wms_webhooks": tally.wms_webhooks,
+            "acknowledgements_from_partners": sum(tally.answered.values()),
             "shipments": len(tally.shipments),
             "payments": len(tally.payments),
             "wms_releases_taken": wms.taken,
@@ -845,6 +1044,16 @@ def summarise(hub: Hub, tally: Tally, wms: SimulatedWms) -> dict[str, Any]:
             "wms_refused_while_down": wms.refused,
         },
     }
+
+
+def _last_sent(hub: Hub, partner: str) -> dict[str, str] | None:
+    """The last interchange sent to the partner and what its acknowledgement said (awaiting: none came yet;
+    not_expected: a 997, which is never answered)."""
+    try:
+        last = hub.get(f"/v1/partners/{quote(partner, safe='')}")["last_sent"]
+    except DemoError:
+        return None  # a key without the admin scope cannot read partners
+    return {"document": str(last["document"]), "status": str(last["status"])} if last else None
 
 
 def print_summary(console: Console, summary: Mapping[str, Any], url: str = "http://127.0.0.1:8080") -> None:
@@ -857,7 +1066,11 @@ def print_summary(console: Console, summary: Mapping[str, Any], url: str = "http
         ("EDI orders (850 files)", traffic["edi_orders"]),
         ("API orders", traffic["portal_orders"]),
         ("webhooks sent / answered as duplicates", f"{traffic['webhooks']} / {traffic['duplicate_webhooks_answered']}"),
-        ("EDI files dropped", traffic["files_dropped"]),
+        (
+            "EDI files dropped (997s among them)",
+            f"{traffic['files_dropped']} ({traffic['acknowledgements_from_partners']})",
+        ),
+        ("WMS webhooks (signed)", traffic["wms_webhooks"]),
         (
             "releases taken by the WMS / refused while it was down",
             f"{traffic['wms_releases_taken']} / {traffic['wms_refused_while_down']}",
@@ -886,6 +1099,14 @@ def print_summary(console: Console, summary: Mapping[str, Any], url: str = "http
     for number, view in summary["purchase_orders"].items():
         left.add_row(number, view["status"], "; ".join(view["open_reasons"]) or "-")
     console.print(left)
+    partners = Table(title="Trading partners")
+    for column in ("partner", "sent to it today", "997s it sent back", "the last interchange sent it"):
+        partners.add_column(column)
+    for name, seen in summary["partners"].items():
+        received = ", ".join(f"{kind} x{n}" for kind, n in seen["received"].items()) or "-"
+        last = f"{seen['last_sent']['document']}: {seen['last_sent']['status']}" if seen["last_sent"] else "-"
+        partners.add_row(name, received, str(seen["answered"]), last)
+    console.print(partners)
     owners = Table(title="Open exceptions by owner")
     owners.add_column("owner")
     owners.add_column("open", justify="right")
@@ -951,7 +1172,7 @@ def play(
             hub.get("/v1/status")
         except httpx.TransportError as exc:
             raise DemoError(f"no hub answers at {url} ({exc}): start it first with `make run`") from None
-        wms = SimulatedWms(estate.wms_host, estate.wms_port)
+        wms = SimulatedWms(estate.wms)
         wms.start()
         try:
             day = Day(hub, wms, estate, tag=tag, seed=seed, today=today or datetime.now(UTC).date())
@@ -973,6 +1194,9 @@ def play(
                     progress.update(task, description=f"{step.at} {step.title}")
                     said = step.act()
                     progress.console.print(f"[bold]{step.at}[/bold] {step.title}: {said}")
+                    answered = day.answer_partners()
+                    if answered:
+                        progress.console.print(f"[bold]{step.at}[/bold] The partners answer: {answered}")
                     progress.advance(task)
             return summarise(hub, day.tally, wms)
         finally:

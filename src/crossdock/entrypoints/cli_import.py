@@ -200,8 +200,15 @@ def _reconcile(
     hub = runtime.hub
     with Progress(console=errors, transient=True) as bar:
         bar.add_task(f"reconciling {len(snapshot)} positions", total=None)
+        # The person who imports is who reconciles: the run is kept (and audited) under them, not the counting system.
         report = runtime.order_to_cash.reconcile_inventory(
-            hub.begin, hub.clock.now(), snapshot, source=source, reconciliation_id=ident
+            hub.begin,
+            hub.clock.now(),
+            snapshot,
+            source=source,
+            reconciliation_id=ident,
+            actor=_actor(),
+            details={"file": name, "kept": kept.name},
         )
     with hub.begin() as uow:
         found = views.reconciliation_view(uow, report)

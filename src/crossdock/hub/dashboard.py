@@ -78,7 +78,7 @@ class LocationDivergence:
     open: int  # ... of which still undecided
     positions: int = 0  # sku positions at this location whose count differed from the ledger, whatever was done
     adjusted: int = 0  # ... of which corrected by an adjustment
-    unexplained: Decimal = ZERO  # the sum of their drift no pending movement explains (counted minus ledger)
+    unexplained: Decimal = ZERO  # the drift no pending movement explains, summed as sizes (never negative)
 
 
 @dataclass(frozen=True)

@@ -778,6 +778,10 @@ class PlannedInterchange:
     document: str
     business_key: str
     acknowledged: bool = True
+    # A file about an order whose event does not name its customer (a warehouse's shipment names only the order): it
+    # goes only if the hub holds `order` as `customer`'s. The desk checks that; a sender has no store to read.
+    order: str | None = None
+    customer: str | None = None
 
 
 @runtime_checkable

@@ -42,6 +42,7 @@ MESSAGE_LIMIT = 200  # inbound messages per business key
 SCAN_LIMIT = 2_000  # recent messages per EDI source searched for a group or set control number
 SCAN_MATCHES = 20
 INVOICE_LINK = "invoice"  # the order desk links each invoice number to its order under this kind
+SHIPMENT_LINK = "shipment"  # ... and each shipment number, as it records the shipment
 # The kinds of business object another system's id may stand for, tried against each configured system.
 XREF_KINDS = ("order", "purchase_order", "shipment", "invoice", "payment", "receipt", "supplier_invoice")
 # Header values never shown: they authenticate the sender.
@@ -100,7 +101,8 @@ class Entry:
 @dataclass(frozen=True)
 class Match:
     """How the id was understood: as what (`subject`, `correlation`, `event`, `message`, `order`,
-    `purchase_order`, `xref`, `invoice`, `document`, `edi_interchange`, `edi_control_number`) and what it led to."""
+    `purchase_order`, `xref`, `invoice`, `shipment`, `document`, `edi_interchange`, `edi_control_number`) and what
+    it led to."""
 
     found_as: str
     target: str
@@ -259,8 +261,8 @@ class _Collector:
                 self._as_document(hub_id, record=True)
 
     def _as_document(self, number: str, *, record: bool = False) -> None:
-        """An invoice, shipment, receipt or payment number: through the order desk's invoice link, and through the
-        journal, whose entries name the event each document was posted from."""
+        """An invoice, shipment, receipt or payment number: through the order desk's invoice and shipment links, and
+        through the journal, whose entries name the event each document was posted from."""
         if number in self.documents:
             return
         self.documents.add(number)
@@ -269,6 +271,11 @@ class _Collector:
             if record:
                 self.matches.append(Match("invoice", order, f"invoice {number} of order {order}"))
             self.reach(order)
+        shipped = self.uow.links.target(SHIPMENT_LINK, number)
+        if shipped is not None:
+            if record:
+                self.matches.append(Match("shipment", shipped, f"shipment {number} of order {shipped}"))
+            self.reach(shipped)
         for entry in self.uow.journal.for_source(number):
             self.postings[entry.id] = entry
             stored = self.uow.log.get(entry.source.event_id)

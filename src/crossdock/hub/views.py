@@ -94,6 +94,7 @@ def order_view(uow: UnitOfWork, order_id: str) -> dict[str, Any] | None:
         for e in uow.exceptions.find(ExceptionFilter(status=ExceptionStatus.OPEN, about_key=order_id, limit=1000))
         if e.about_kind == ORDER_KIND
     ]
+    events = uow.log.for_subject(order_id, limit=HISTORY_LIMIT)
     return {
         **order_summary(record),
         "revision": state.revision,
@@ -105,7 +106,10 @@ def order_view(uow: UnitOfWork, order_id: str) -> dict[str, Any] | None:
             "paid": _dec(state.paid),
             "balance_due": _dec(state.balance_due),
             "credit": _dec(state.credit),
+            "prepaid": _dec(state.prepaid),
+            "prepayment_held": _dec(state.prepayment_held),
         },
+        "prepayments": _prepayments_view(uow, state, events),
         "shipments": [
             {
                 "shipment": shipment.shipment_id,
@@ -125,8 +129,36 @@ def order_view(uow: UnitOfWork, order_id: str) -> dict[str, Any] | None:
             {"stage": stage.value, "timer": otc.timer_key(order_id, stage)}
             for stage in sorted(otc.active_stages(state))
         ],
-        "history": history(uow.log.for_subject(order_id, limit=HISTORY_LIMIT)),
+        "history": history(events),
+        "releases": warehouse_stages(events),
     }
+
+
+def _prepayments_view(uow: UnitOfWork, state: otc.OrderState, events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
+    """Each prepayment held on the order, oldest first: what was taken, what went to which invoice, what was
+    released as the customer's credit when the order ended, and what it still holds."""
+    found = []
+    for prepayment in state.prepayments:
+        by_invoice: dict[str, Decimal] = {}
+        for application in state.prepayment_applications:
+            if application.payment_id == prepayment.payment_id:
+                by_invoice[application.invoice_id] = by_invoice.get(application.invoice_id, ZERO) + application.amount
+        payment = _payment_document(uow, prepayment.payment_id, events)
+        found.append(
+            {
+                "payment": prepayment.payment_id,
+                "received_on": payment.received_on.isoformat() if payment is not None else None,
+                "amount": _dec(prepayment.amount),
+                "applied": _dec(prepayment.applied),
+                "released": _dec(prepayment.released),
+                "held": _dec(prepayment.held),
+                "applications": [
+                    {"invoice": invoice, "amount": _dec(amount), "link": invoice_link(invoice)}
+                    for invoice, amount in by_invoice.items()
+                ],
+            }
+        )
+    return found
 
 
 def history(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
@@ -141,6 +173,58 @@ def history(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
             "causationid": stored.envelope.causationid,
         }
         for stored in sorted(events, key=lambda e: e.position)
+    ]
+
+
+# How far a release has gone through its warehouse, in order; a shipment names no release, so shipping shows on the
+# order's lines and shipments.
+RELEASE_STAGES = ("released", "picked", "packed")
+_StageFact = catalog.ShipmentReleased | catalog.ShipmentPicked | catalog.ShipmentPacked
+_STAGE_FACTS: dict[str, tuple[str, type[_StageFact]]] = {
+    catalog.ShipmentReleased.event_type: ("released", catalog.ShipmentReleased),
+    catalog.ShipmentPicked.event_type: ("picked", catalog.ShipmentPicked),
+    catalog.ShipmentPacked.event_type: ("packed", catalog.ShipmentPacked),
+}
+
+
+def warehouse_stages(events: Iterable[StoredEvent]) -> list[dict[str, Any]]:
+    """Each release of the order with the furthest stage its warehouse reported (released, picked, packed), when,
+    and how much of each line was picked and packed (summed over the warehouse's confirmations). A pick or pack of a
+    release the hub did not record is shown too: the warehouse's word is what there is."""
+    releases: dict[str, dict[str, Any]] = {}
+    lines: dict[str, dict[int, dict[str, Any]]] = {}
+    for stored in sorted(events, key=lambda e: e.position):
+        found = _STAGE_FACTS.get(stored.envelope.type)
+        if found is None:
+            continue
+        stage, model = found
+        fact = catalog.payload_as(stored.envelope, model)
+        entry = releases.setdefault(
+            fact.release,
+            {"release": fact.release, "location": fact.from_location, "stage": stage, "packages": []},
+        )
+        if RELEASE_STAGES.index(stage) >= RELEASE_STAGES.index(entry["stage"]):
+            entry["stage"] = stage
+        entry[f"{stage}_at"] = stored.envelope.time.isoformat()
+        if isinstance(fact, catalog.ShipmentPacked):
+            entry["packages"].extend(
+                {"package": parcel.package, "tracking_number": parcel.tracking_number} for parcel in fact.packages
+            )
+        by_line = lines.setdefault(fact.release, {})
+        for line in fact.lines:
+            figures = by_line.setdefault(
+                line.line, {"line": line.line, "sku": line.sku, "released": ZERO, "picked": ZERO, "packed": ZERO}
+            )
+            figures[stage] += line.quantity.value
+    return [
+        {
+            **entry,
+            "lines": [
+                {**figures, **{name: _dec(figures[name]) for name in RELEASE_STAGES}}
+                for _number, figures in sorted(lines[release].items())
+            ],
+        }
+        for release, entry in releases.items()
     ]
 
 
@@ -554,6 +638,8 @@ def _invoiced_value(state: p2p.POState) -> Decimal:
 # ---- shipments and invoices ----------------------------------------------------------------------------------
 
 INVOICE_LINK = "invoice"  # the order desk links each invoice number to its order under this kind
+SHIPMENT_LINK = "shipment"  # ... each shipment number to its order, as it records the shipment
+CREDIT_MEMOS_LINK = "credit_memos"  # ... and "<invoice>#<n>" to the number of that invoice's n-th credit memo
 _P = TypeVar("_P", bound=catalog.Payload)
 SHIPMENT_DOCUMENT = "shipment"  # the posting desk's journal entries name a shipment by this document type
 
@@ -617,9 +703,12 @@ def order_shipments(uow: UnitOfWork, order_id: str) -> dict[str, Any] | None:
 
 
 def shipment_order(uow: UnitOfWork, shipment_id: str, *, invoice_prefix: str) -> str | None:
-    """The order a shipment belongs to, found through what the hub keeps about it: the invoice it billed for the
-    shipment (numbered invoice_prefix + shipment), else the journal entry that moved its goods out at cost."""
-    order = uow.links.target(INVOICE_LINK, f"{invoice_prefix}{shipment_id}")
+    """The order a shipment belongs to, found through what the hub keeps about it: the link the order desk made when
+    it recorded the shipment; for a shipment recorded before such links were made, the invoice the hub billed for it
+    (numbered invoice_prefix + shipment), else the journal entry that moved its goods out at cost."""
+    order = uow.links.target(SHIPMENT_LINK, shipment_id) or uow.links.target(
+        INVOICE_LINK, f"{invoice_prefix}{shipment_id}"
+    )
     if order is not None:
         return order
     for entry in uow.journal.for_source(shipment_id):
@@ -698,7 +787,8 @@ def _document_line(line: documents.ShipmentLine) -> dict[str, Any]:
 
 def invoice_view(uow: UnitOfWork, invoice_id: str) -> dict[str, Any] | None:
     """One customer invoice as its order's log and state know it: what it bills, what was paid against it (each
-    payment applied, with its amount and date) and what is still open. None when no order claims the invoice."""
+    payment applied, prepayments applied from the order included, with its amount and date), the credit memos that
+    credit it, and what is still open. None when no order claims the invoice."""
     order_id = uow.links.target(INVOICE_LINK, invoice_id)
     record = uow.orders.load(order_id) if order_id is not None else None
     if order_id is None or record is None:
@@ -714,14 +804,18 @@ def invoice_view(uow: UnitOfWork, invoice_id: str) -> dict[str, Any] | None:
         None,
     )
     invoice = posted[1] if posted is not None else None
-    payments = _payments_applied(uow, state, invoice_id)
+    payments = _payments_applied(uow, state, invoice_id) + _prepayments_applied(uow, state, events, invoice_id)
     currency = invoice.currency if invoice is not None else state.currency
+    memos = _credit_memos(uow, events, invoice_id)
     total = invoice.total().amount if invoice is not None else None
     paid = sum((Decimal(p["amount"]) for p in payments if p["amount"] is not None), ZERO)
-    open_amount = max(ZERO, total - paid) if total is not None else None
+    # A memo in another currency than the invoice's is listed but cannot reduce what is open.
+    credited = sum((Decimal(m["total"]) for m in memos if m["total"] is not None and m["currency"] == currency), ZERO)
+    open_amount = max(ZERO, total - paid - credited) if total is not None else None
     if currency is not None:
         # Money in the currency's minor units, as the invoice's own amounts are.
         paid = round_money(paid, currency)
+        credited = round_money(credited, currency)
         open_amount = round_money(open_amount, currency) if open_amount is not None else None
     return {
         "invoice": invoice_id,
@@ -732,13 +826,14 @@ def invoice_view(uow: UnitOfWork, invoice_id: str) -> dict[str, Any] | None:
         "issued_on": invoice.issued_on.isoformat() if invoice is not None else None,
         "due_on": invoice.due_on.isoformat() if invoice is not None and invoice.due_on is not None else None,
         "posted_at": posted[0].envelope.time.isoformat() if posted is not None else None,
-        "status": _invoice_status(total, paid),
+        "status": _invoice_status(total, paid, credited),
         "amounts": {
             "currency": currency,
             "net": _dec(invoice.net().amount) if invoice is not None else None,
             "tax": _dec(invoice.tax().amount) if invoice is not None else None,
             "total": _dec(total) if total is not None else None,
             "paid": _dec(paid),
+            "credited": _dec(credited),
             "open": _dec(open_amount) if open_amount is not None else None,
         },
         "lines": [
@@ -752,6 +847,7 @@ def invoice_view(uow: UnitOfWork, invoice_id: str) -> dict[str, Any] | None:
             for line in (invoice.lines if invoice is not None else ())
         ],
         "payments": payments,
+        "credit_memos": memos,
         "links": {"order": order_link(order_id), "shipment": shipment_link(invoice.shipment) if invoice else None},
     }
 
@@ -781,14 +877,86 @@ def _payments_applied(uow: UnitOfWork, state: otc.OrderState, invoice_id: str) -
                 "amount": _dec(applied) if applied is not None else None,
                 "currency": payment.currency if payment is not None else None,
                 "received_on": payment.received_on.isoformat() if payment is not None else None,
+                "prepayment": False,
             }
         )
     return found
 
 
-def _invoice_status(total: Decimal | None, paid: Decimal) -> str:
-    if total is not None and paid >= total:
-        return "paid"
+def _prepayments_applied(
+    uow: UnitOfWork, state: otc.OrderState, order_events: Sequence[StoredEvent], invoice_id: str
+) -> list[dict[str, Any]]:
+    """The prepayments held on the order that settled part of this invoice, with what each applied to it (one
+    prepayment may apply to one invoice more than once; the amounts are the order's own)."""
+    applied: dict[str, Decimal] = {}
+    for application in state.prepayment_applications:
+        if application.invoice_id == invoice_id:
+            applied[application.payment_id] = applied.get(application.payment_id, ZERO) + application.amount
+    found = []
+    for reference, amount in applied.items():
+        payment = _payment_document(uow, reference, order_events)
+        found.append(
+            {
+                "payment": reference,
+                "amount": _dec(amount),
+                "currency": state.currency,
+                "received_on": payment.received_on.isoformat() if payment is not None else None,
+                "prepayment": True,
+            }
+        )
+    return found
+
+
+def _payment_document(uow: UnitOfWork, reference: str, order_events: Sequence[StoredEvent]) -> documents.Payment | None:
+    """A payment as its event says, published under its reference or under its order's number."""
+    for stored in [*uow.log.for_subject(reference, limit=HISTORY_LIMIT), *order_events]:
+        if (paid := _payload(stored, catalog.PaymentApplied)) is not None and paid.payment.reference == reference:
+            return paid.payment
+    return None
+
+
+def credit_memo_numbers(uow: UnitOfWork, invoice_id: str) -> list[str]:
+    """The credit memos that credit this invoice, in the order the hub saw them (the order desk numbers them under
+    the invoice as they come)."""
+    numbers: list[str] = []
+    while (number := uow.links.target(CREDIT_MEMOS_LINK, f"{invoice_id}#{len(numbers) + 1}")) is not None:
+        numbers.append(number)
+    return numbers
+
+
+def _credit_memos(uow: UnitOfWork, order_events: Sequence[StoredEvent], invoice_id: str) -> list[dict[str, Any]]:
+    """Each credit memo of the invoice with its amounts, read from its event (published under its own number or
+    under its order's); amounts are null when that event was pruned."""
+    found = []
+    for number in credit_memo_numbers(uow, invoice_id):
+        memo = next(
+            (
+                posted.credit_memo
+                for stored in [*uow.log.for_subject(number, limit=HISTORY_LIMIT), *order_events]
+                if (posted := _payload(stored, catalog.CreditMemoPosted)) is not None
+                and posted.credit_memo.number == number
+            ),
+            None,
+        )
+        found.append(
+            {
+                "credit_memo": number,
+                "issued_on": memo.issued_on.isoformat() if memo is not None else None,
+                "reason": memo.reason if memo is not None else None,
+                "currency": memo.currency if memo is not None else None,
+                "net": _dec(memo.net().amount) if memo is not None else None,
+                "tax": _dec(memo.tax().amount) if memo is not None else None,
+                "total": _dec(memo.total().amount) if memo is not None else None,
+            }
+        )
+    return found
+
+
+def _invoice_status(total: Decimal | None, paid: Decimal, credited: Decimal) -> str:
+    """paid: nothing left open and something paid (or nothing to pay); credited: nothing left open, all of it by
+    credit memos; partially_paid: some paid, some open; open: nothing paid yet (credit memos may have reduced it)."""
+    if total is not None and paid + credited >= total:
+        return "credited" if paid <= 0 < credited else "paid"
     return "partially_paid" if paid > 0 else "open"
 
 

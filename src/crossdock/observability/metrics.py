@@ -84,7 +84,7 @@ class Metrics:
         )
         self.reconciled_units = Gauge(
             "crossdock_reconciliation_unexplained_units",
-            "Sum of the unexplained drift (counted minus ledger, base units) of the last reconciliation run here",
+            "Sum of the unexplained drift of the last reconciliation run here: its size in base units, whichever way",
             ["source", "location"],
             registry=self.registry,
         )

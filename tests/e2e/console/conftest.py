@@ -164,7 +164,7 @@ def console_hub(sink_server: SinkServer, tmp_path_factory: pytest.TempPathFactor
         sink_server.reset()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail(

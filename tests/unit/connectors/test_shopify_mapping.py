@@ -167,6 +167,7 @@ def test_a_paid_order_carries_its_payment_for_the_whole_total() -> None:
     payment = catalog.PaymentApplied.model_validate(mapped[PAID]).payment
     assert (payment.reference, payment.amount, payment.currency) == ("SHOP-450789469-PAID", Decimal("409.94"), "USD")
     assert mapped[PAID]["payment"]["order"] == "SHOP-450789469"
+    assert payment.is_prepayment, "taken at checkout for the order, before any invoice: held on the order"
 
 
 def test_every_topic_and_the_poll_share_one_key_for_one_order_version() -> None:

@@ -107,6 +107,20 @@ EXAMPLES: dict[str, Callable[[], Payload]] = {
         order="SO-1",
         lines=(catalog.CancelledLine(line_id="1", sku="WIDGET", quantity=Decimal(2)),),
         reason="lines cancelled",
+        from_location="WH-EAST",
+    ),
+    "crossdock.shipment.picked.v1": lambda: catalog.ShipmentPicked(
+        release="REL-1",
+        order="SO-1001",
+        from_location="WH-EAST",
+        lines=(catalog.HandledLine(line=1, sku="WIDGET", quantity=qty(0)),),  # picked short: none found
+    ),
+    "crossdock.shipment.packed.v1": lambda: catalog.ShipmentPacked(
+        release="REL-1",
+        order="SO-1001",
+        from_location="WH-EAST",
+        packages=(catalog.Parcel(package="PKG-1", tracking_number="1Z999AA10123456784"),),
+        lines=(catalog.HandledLine(line=1, sku="WIDGET", quantity=qty(2)),),
     ),
     "crossdock.shipment.released.v1": lambda: catalog.ShipmentReleased(
         release="REL-1", order="SO-1001", from_location="WH-EAST", lines=make_shipment().lines
@@ -309,7 +323,7 @@ def test_the_catalogue_holds_every_fact_of_order_to_cash_and_procure_to_pay() ->
             "close_requested",
         ],
         "inventory": ["reserved", "released", "adjusted", "moved", "availability_changed"],
-        "shipment": ["released", "release_cancelled", "confirmed"],
+        "shipment": ["released", "release_cancelled", "picked", "packed", "confirmed"],
         "invoice": ["posted"],
         "payment": ["applied"],
         "creditmemo": ["posted"],

@@ -72,6 +72,8 @@ class Rendered:
     document: str = ""
     business_key: str = ""
     acknowledged: bool = True
+    order: str | None = None  # with customer: the file goes only if the hub holds the order as that customer's
+    customer: str | None = None
 
 
 def numbers_of(delivery: Delivery) -> Numbers:
@@ -137,6 +139,8 @@ class EdiSender:
             document=rendered.document,
             business_key=rendered.business_key,
             acknowledged=rendered.acknowledged,
+            order=rendered.order,
+            customer=rendered.customer,
         )
 
     def render(self, delivery: Delivery) -> Rendered | None:
@@ -255,7 +259,10 @@ class EdiSender:
             message = edifact_mapping.desadv_message(shipment, "1", decimal_mark=decimal_mark, options=self._edifact)
             rendered = self._edifact_file("DESADV", [message], number, at)
         about = f"ship notice {shipment.number} of order {shipment.order}"
-        return replace(rendered, document=about, business_key=shipment.number)
+        # A shipment names its order, not the customer (the 810's invoice does): the hub's EDI desk, which can read
+        # the order, sends it only when the order is this partner's customer's.
+        customer = self.profile.settings.customer
+        return replace(rendered, document=about, business_key=shipment.number, order=shipment.order, customer=customer)
 
     def _invoice(
         self, posted: catalog.InvoicePosted, number: Numbers, at: datetime, *, buyer_items: Mapping[str, str]

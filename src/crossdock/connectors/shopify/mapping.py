@@ -235,13 +235,13 @@ def order_snapshot(order: Mapping[str, Any], rules: ShopOptions) -> list[tuple[s
                 "amount": str(amount),
                 "currency": received["order"]["currency"],
                 "received_on": paid_at.date().isoformat(),
-                # Shopify takes the money for the order before the hub has invoiced anything: no invoice to name.
+                # Shopify takes the money at checkout, before the hub has invoiced anything: no invoice to name, so
+                # it is a prepayment, held on the order and applied to its invoices as they post.
                 "applications": [],
+                "order": number,
             }
             validated = _validated(catalog.PaymentApplied, {"payment": payment}, f"order {number} payment")
-            data = catalog.data_of(validated)
-            data["payment"]["order"] = number  # the order it was taken for, for readers that apply order payments
-            events.append((catalog.PaymentApplied.event_type, data))
+            events.append((catalog.PaymentApplied.event_type, catalog.data_of(validated)))
     return events
 
 

@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import TypeVar
@@ -22,15 +22,21 @@ from pydantic import ValidationError
 from crossdock.connectors import batch_import
 from crossdock.connectors.wms.mapping import ShipTo
 from crossdock.domain import catalog, documents
+from crossdock.domain.errors import InvalidEvent
+from crossdock.domain.events import Envelope
 from crossdock.hub.errors import MappingError
 
 # A shipping order file: one row per line released.
 ORDER_COLUMNS = ("release", "order", "customer", "customer_name", "customer_reference", "warehouse", "line", "sku",
                  "quantity", "unit")  # fmt: skip
+# A shipping order's cancel file: one row per line, the quantity cancelled of it so far.
+CANCEL_COLUMNS = ("release", "order", "warehouse", "line", "sku", "cancelled", "unit", "reason")
 CONFIRMATION_REQUIRED = ("shipment", "order", "line", "sku", "quantity", "shipped_at")
 CONFIRMATION_OPTIONAL = ("unit", "carrier", "tracking")
 AS_OF = "as_of"
+ZERO = Decimal(0)
 T = TypeVar("T")
+P = TypeVar("P", bound=catalog.Payload)
 
 
 # ---- out ------------------------------------------------------------------------------------------------------------
@@ -56,6 +62,103 @@ def shipping_order_csv(released: catalog.ShipmentReleased, ship_to: ShipTo) -> b
                 line.quantity.unit,
             )
         )
+    return out.getvalue().encode("utf-8")
+
+
+@dataclass(frozen=True)
+class ReleaseCancellation:
+    """What is cancelled of one shipping order (a release) so far, line by line: the content of its cancel file."""
+
+    release: str
+    order: str
+    warehouse: str
+    lines: tuple[tuple[int, str, Decimal, str], ...]  # (order line, sku, cancelled so far, unit)
+
+
+def release_cancellations(
+    events: Sequence[Envelope], location: str, cancellation: str
+) -> tuple[list[ReleaseCancellation], Decimal]:
+    """The shipping orders at `location` that the release cancellation with event id `cancellation` takes quantities
+    off, each with the total cancelled of it so far; and what of the cancellation no shipping order here holds.
+    `events` are the order's, in log order; those after the cancellation are not read, so a resend writes the same
+    files. Quantities are placed as a WMS places them: newest release first, up to what each release holds of the
+    line. A cancellation that names no location (recorded before they said) counts at every location."""
+    releases: list[catalog.ShipmentReleased] = []
+    cancelled: dict[str, Decimal] = {}  # order line id -> cancelled at this location so far
+    for envelope in events:
+        released = _read(envelope, catalog.ShipmentReleased)
+        if released is not None:
+            if released.from_location == location:
+                releases.append(released)
+            continue
+        taken_off = _read(envelope, catalog.ReleaseCancelled)
+        if taken_off is None or taken_off.from_location not in (None, location):
+            continue
+        before = _placed(releases, cancelled)
+        unplaced_before = sum(cancelled.values(), ZERO) - _total(before)
+        for line in taken_off.lines:
+            # Read from v1, a cancellation said no quantity: the line's whole release here.
+            quantity = line.quantity if line.quantity is not None else _released(releases, line.line_id)
+            cancelled[line.line_id] = cancelled.get(line.line_id, ZERO) + quantity
+        if envelope.id != cancellation:
+            continue
+        after = _placed(releases, cancelled)
+        unplaced = sum(cancelled.values(), ZERO) - _total(after) - unplaced_before
+        found = [
+            ReleaseCancellation(
+                release=r.release,
+                order=r.order,
+                warehouse=location,
+                lines=tuple((n, sku, quantity, unit) for n, (sku, quantity, unit) in sorted(after[r.release].items())),
+            )
+            for r in releases
+            if after.get(r.release, {}) != before.get(r.release, {})
+        ]
+        return found, max(ZERO, unplaced)
+    raise LookupError(f"the release cancellation {cancellation} is not among the order's events")
+
+
+def _read(envelope: Envelope, model: type[P]) -> P | None:
+    """The event as `model` when it is one; an event that does not read places nothing."""
+    if envelope.type != model.event_type:
+        return None
+    try:
+        return catalog.payload_as(envelope, model)
+    except InvalidEvent:
+        return None
+
+
+def _released(releases: Sequence[catalog.ShipmentReleased], line_id: str) -> Decimal:
+    return sum((part.quantity.value for r in releases for part in r.lines if str(part.line) == line_id), ZERO)
+
+
+def _total(placed: dict[str, dict[int, tuple[str, Decimal, str]]]) -> Decimal:
+    return sum((quantity for lines in placed.values() for _sku, quantity, _unit in lines.values()), ZERO)
+
+
+def _placed(
+    releases: Sequence[catalog.ShipmentReleased], cancelled: dict[str, Decimal]
+) -> dict[str, dict[int, tuple[str, Decimal, str]]]:
+    """Per release, per line, what of the cancelled totals it carries: newest release first, up to its quantity."""
+    placed: dict[str, dict[int, tuple[str, Decimal, str]]] = {}
+    left = dict(cancelled)
+    for released in reversed(releases):
+        for part in released.lines:
+            key = str(part.line)
+            take = min(left.get(key, ZERO), part.quantity.value)
+            if take > 0:
+                placed.setdefault(released.release, {})[part.line] = (part.sku, take, part.quantity.unit)
+                left[key] -= take
+    return placed
+
+
+def cancellation_csv(cancelled: ReleaseCancellation, reason: str) -> bytes:
+    """A shipping order's cancel file: one row per line with the quantity cancelled of it so far."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CANCEL_COLUMNS)
+    for line, sku, quantity, unit in cancelled.lines:
+        writer.writerow((cancelled.release, cancelled.order, cancelled.warehouse, line, sku, quantity, unit, reason))
     return out.getvalue().encode("utf-8")
 
 
@@ -160,79 +263,24 @@ class Snapshot:
 
 
 def read_snapshot(name: str, content: bytes, location: str | None) -> Snapshot:
-    """A daily stock snapshot (sku, location, on_hand, as_of). The stock columns are read by the batch import's
-    stock layout; `as_of` (an ISO date or time) is read here, and so is the rule that a 3PL counts only its own
-    `location`. Raises batch_import.ImportFileError for what spoils the whole file."""
-    without, as_of_by_line = _split_as_of(name, content)
-    parsed = batch_import.parse("stock", name, without)
+    """A daily stock snapshot (sku, location, on_hand, as_of), read by the batch import's stock layout with its
+    `as_of` column required: a 3PL's count says when it was taken. The rule that a 3PL counts only its own `location`
+    is this connector's. Raises batch_import.ImportFileError for what spoils the whole file."""
+    parsed = batch_import.parse("stock", name, content, also_required=(AS_OF,))
     errors = list(parsed.errors)
     records = []
-    moments: list[datetime] = []
     for line, count in parsed.records:
-        cells = {"sku": count.sku, "location": count.location}
-        try:
-            if location is not None and count.location != location:
-                raise _Cell("location", f"{count.location!r} is not this 3PL's location ({location})")
-            moments.append(_moment_of(as_of_by_line.get(line, "")))
-        except _Cell as problem:
-            errors.append(batch_import.RowError(line, problem.column, problem.reason, cells))
+        if location is not None and count.location != location:
+            reason = f"{count.location!r} is not this 3PL's location ({location})"
+            errors.append(
+                batch_import.RowError(line, "location", reason, {"sku": count.sku, "location": count.location})
+            )
             continue
         records.append((line, count))
     checked = batch_import.Parsed(kind="stock", records=records, errors=errors, rows=parsed.rows)
     counts, held = batch_import.stock_snapshot(checked)
+    moments = [count.as_of for _line, count in records if count.as_of is not None]
     return Snapshot(counts, max(moments) if moments else None, tuple(errors), parsed.rows, tuple(held))
-
-
-class _Cell(ValueError):
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column = column
-        self.reason = reason
-
-
-def _moment_of(text: str) -> datetime:
-    if not text:
-        raise _Cell(AS_OF, "missing")
-    try:
-        return _parse_moment(text)
-    except ValueError:
-        raise _Cell(AS_OF, f"{text!r} is not an ISO date or time (2025-03-03 or 2025-03-03T06:00:00+00:00)") from None
-
-
-def _split_as_of(name: str, content: bytes) -> tuple[bytes, dict[int, str]]:
-    """The file without its `as_of` column, each row kept on the line it was on (so that the stock layout's errors
-    name the file's own lines), and the as_of of each line."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise batch_import.ImportFileError(f"{name}: not UTF-8 text (byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
-        raise batch_import.ImportFileError(
-            f"{name}: the file is empty (a header line is needed: sku,location,on_hand,as_of)"
-        )
-    names = [value.strip() for value in header]
-    if AS_OF not in names:
-        raise batch_import.ImportFileError(
-            f"{name} line 1: the header lacks column {AS_OF} (needs sku,location,on_hand,as_of)"
-        )
-    at = names.index(AS_OF)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names[:at] + names[at + 1 :])
-    written = 1
-    as_of: dict[int, str] = {}
-    for values in reader:
-        line = reader.line_num
-        as_of[line] = values[at].strip() if at < len(values) else ""
-        row = io.StringIO()
-        csv.writer(row, lineterminator="\n").writerow(values[:at] + values[at + 1 :])
-        rendered = row.getvalue()
-        padding = max(0, line - written - rendered.count("\n"))
-        out.write("\n" * padding + rendered)
-        written += padding + rendered.count("\n")
-    return out.getvalue().encode("utf-8"), as_of
 
 
 # ---- inside -------------------------------------------------------------------------------------------------------
@@ -278,17 +326,9 @@ def _decimal(line: int, row: dict[str, str], column: str) -> Decimal:
     return value
 
 
-def _parse_moment(text: str) -> datetime:
-    """An ISO time (without an offset: UTC) or a date (its start, UTC)."""
-    if "T" not in text and " " not in text:
-        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=UTC)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _moment(line: int, text: str, column: str) -> datetime:
     try:
-        return _parse_moment(text)
+        return batch_import.moment(text)
     except ValueError:
         raise _CellProblem(line, column, f"{text!r} is not an ISO date or time") from None
 

@@ -1,16 +1,19 @@
 """Releases to a 3PL's warehouse out as files in its outbound folder (local or SFTP): an X12 940 warehouse shipping
-order, or a CSV shipping order for a 3PL without EDI. For an X12 3PL the rest of what the partner gets (the 997s
-answering its files) is rendered by the EDI connector's sender, so one destination serves the partner.
+order, or a CSV shipping order (and a CSV cancel file per shipping order a release cancellation reaches) for a 3PL
+without EDI. For an X12 3PL the rest of what the partner gets (the 997s answering its files) is rendered by the EDI
+connector's sender, so one destination serves the partner. A cancellation of what was released to another location
+is delivered without a file.
 
 A 940 carries the partner's control numbers, taken by the hub when it queued the delivery (`plan()` says what the
 file will carry); a retry or replay writes the same bytes under the same name. Who the goods go to is read when the
-delivery is sent, through `ship_to`. Must not: decide what is released (the order desk does) or write to the store.
+delivery is sent, through `ship_to`, and the order's releases and cancellations through `order_events`. Must not:
+decide what is released or cancelled (the order desk does) or write to the store.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
@@ -27,7 +30,10 @@ from crossdock.domain.events import Envelope
 from crossdock.hub.ports import AttemptOutcome, Delivery, PlannedInterchange, SendResult
 
 RELEASED = catalog.ShipmentReleased.event_type
+CANCELLED = catalog.ReleaseCancelled.event_type
 SHIPPING_ORDER = "940"
+# order_events(order number) -> the order's events in log order (its releases and their cancellations among them).
+OrderEventsOf = Callable[[str], list[Envelope]]
 
 
 class ThreePlSender:
@@ -41,6 +47,7 @@ class ThreePlSender:
         transport: Transport,
         edi: EdiSender | None = None,
         ship_to: ShipToOf | None = None,
+        order_events: OrderEventsOf | None = None,
     ) -> None:
         if format == "x12" and edi is None:
             raise ValueError(f"destinations.{destination}: an X12 3PL needs its partner's EDI profile")
@@ -50,16 +57,23 @@ class ThreePlSender:
         self.transport = transport
         self.edi = edi
         self._ship_to = ship_to
+        self._order_events = order_events
 
     def ship_to_with(self, ship_to: ShipToOf) -> None:
         """Read who an order goes to through `ship_to` (bootstrap hands over the order reader)."""
         self._ship_to = ship_to
+
+    def order_events_with(self, order_events: OrderEventsOf) -> None:
+        """Read an order's releases and cancellations through `order_events` (bootstrap hands over the reader)."""
+        self._order_events = order_events
 
     # -- planning, inside the transaction that queues the delivery --------------------------------------------------
 
     def plan(self, event: Envelope) -> PlannedInterchange | None:
         if self.edi is None:
             return None  # CSV files carry no control numbers
+        if event.type == CANCELLED and not self._ours(event.data):
+            return None  # another location's: delivered without a file
         if event.type != RELEASED:
             return self.edi.plan(event)
         released = _released(event.data)
@@ -83,30 +97,65 @@ class ThreePlSender:
         self.transport.close()
 
     def _send_one(self, delivery: Delivery) -> SendResult:
-        if delivery.event_type != RELEASED:
+        started = time.perf_counter()
+        data = delivery.payload.get("data")
+        if delivery.event_type == CANCELLED and not self._ours(data):
+            return _result(delivery, AttemptOutcome.DELIVERED, started, None)  # released elsewhere: nothing here
+        if delivery.event_type != RELEASED and not (delivery.event_type == CANCELLED and self.format == "csv"):
             if self.edi is not None:
                 return self.edi.send([delivery])[0]
             return _result(
                 delivery,
                 AttemptOutcome.PERMANENT,
-                time.perf_counter(),
-                f"{delivery.event_type} is not sent to a CSV 3PL (sent: {RELEASED})",
+                started,
+                f"{delivery.event_type} is not sent to a CSV 3PL (sent: {RELEASED}, {CANCELLED})",
             )
-        started = time.perf_counter()
         try:
-            rendered = self.render(delivery)
+            files = self._files(delivery)
         except (RenderError, ValueError) as exc:
             return _result(delivery, AttemptOutcome.PERMANENT, started, str(exc))
         except LookupError as exc:
             return _result(delivery, AttemptOutcome.RETRYABLE, started, str(exc))
-        if rendered is None:
-            return _result(delivery, AttemptOutcome.DELIVERED, started, None)
-        name, data = rendered
-        try:
-            self.transport.write_outbound(name, data)
-        except OSError as exc:
-            return _result(delivery, AttemptOutcome.RETRYABLE, started, f"cannot write {name}: {exc}")
+        for name, content in files:
+            try:
+                self.transport.write_outbound(name, content)
+            except OSError as exc:
+                return _result(delivery, AttemptOutcome.RETRYABLE, started, f"cannot write {name}: {exc}")
         return _result(delivery, AttemptOutcome.DELIVERED, started, None)
+
+    def _files(self, delivery: Delivery) -> list[tuple[str, bytes]]:
+        if delivery.event_type == CANCELLED:
+            return self.render_cancellation(delivery)
+        rendered = self.render(delivery)
+        return [] if rendered is None else [rendered]
+
+    def _ours(self, data: object) -> bool:
+        """A release cancellation for this 3PL's location, or one recorded before cancellations said where."""
+        where = data.get("from_location") if isinstance(data, dict) else None
+        return where is None or where == self.location
+
+    def render_cancellation(self, delivery: Delivery) -> list[tuple[str, bytes]]:
+        """The cancel files a release cancellation becomes: `cancel-<release>.csv` per shipping order here it takes
+        quantities off, each with the total cancelled of it so far (a later file of the same release replaces an
+        earlier one). RenderError for a cancellation that no shipping order here can carry; LookupError while the
+        order reader is not there yet."""
+        data = delivery.payload.get("data")
+        try:
+            cancelled = catalog.ReleaseCancelled.model_validate(data)
+        except ValidationError:
+            raise RenderError(
+                f"{delivery.event_type} event {delivery.event_id} is not a valid release cancellation"
+            ) from None
+        if self._order_events is None:
+            raise LookupError(f"{self.destination}: the order reader is not wired yet")
+        events = self._order_events(cancelled.order)
+        found, unplaced = mapping.release_cancellations(events, self.location, delivery.event_id)
+        if unplaced > 0 and cancelled.from_location == self.location:
+            raise RenderError(
+                f"order {cancelled.order}: {unplaced} of the cancelled quantities is on no shipping order released "
+                f"to {self.location}"
+            )
+        return [(f"cancel-{each.release}.csv", mapping.cancellation_csv(each, cancelled.reason)) for each in found]
 
     def render(self, delivery: Delivery) -> tuple[str, bytes] | None:
         """The file a release becomes (name, bytes), or None for another location's release. RenderError (a

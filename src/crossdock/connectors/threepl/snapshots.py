@@ -117,6 +117,10 @@ class SnapshotPoller:
             report = books.reconcile(
                 self.source, snapshot.counts, reconciliation_id(self.source, content), snapshot.as_of
             )
+            log.info(
+                "stock snapshot %s of %s, counted as of %s: %d positions checked, %d drifted",
+                file.name, self.source, snapshot.as_of.isoformat(), report.checked, len(report.drifts),
+            )  # fmt: skip
             self._keep(file.name, report)
         if snapshot.errors:
             return self._reject(file.name, snapshot.report())

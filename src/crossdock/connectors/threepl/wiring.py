@@ -1,7 +1,7 @@
 """A 3PL source's folder as the worker polls it, and what the warehouse connectors need from a built hub, handed
 over by bootstrap: the stock desk's reconciliation (with the watermark of the latest snapshot reconciled) for the
-pollers, and a reader of who an order ships to for the WMS and 3PL senders. Must not: run at import time, or write
-anything but intake's messages and that watermark."""
+pollers, a reader of who an order ships to for the WMS and 3PL senders, and of an order's events for the 3PL senders'
+cancel files. Must not: run at import time, or write anything but intake's messages and that watermark."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from datetime import datetime
 from decimal import Decimal
 
 from crossdock.connectors.files.poller import FilePoller, PassReport
-from crossdock.connectors.threepl.outbound import ThreePlSender
+from crossdock.connectors.threepl.outbound import OrderEventsOf, ThreePlSender
 from crossdock.connectors.threepl.snapshots import SnapshotPoller
 from crossdock.connectors.wms import wiring as wms_wiring
 from crossdock.connectors.wms.outbound import WmsSender
 from crossdock.domain.documents import Customer
+from crossdock.domain.events import Envelope
 from crossdock.domain.inventory import ReconciliationReport
 from crossdock.hub.ports import Polled, Sender, UnitOfWorkFactory
 
 CONNECTOR = "3pl"
 STREAM = "snapshot"
+ORDER_HISTORY = 10_000  # events of one order read for its cancel files; far more than any order has
 
 # reconcile(counts, source, reconciliation_id) -> the report: the stock desk's, in its own unit of work.
 Reconcile = Callable[[dict[tuple[str, str], Decimal], str, str], ReconciliationReport]
@@ -85,6 +87,17 @@ def _polled(passes: Iterable[PassReport]) -> Polled:
     )
 
 
+def order_events_reader(begin: UnitOfWorkFactory) -> OrderEventsOf:
+    """An order's events in log order."""
+
+    def order_events(order_id: str) -> list[Envelope]:
+        with begin() as uow:
+            found = uow.log.for_subject(order_id, limit=ORDER_HISTORY)
+        return [stored.envelope for stored in sorted(found, key=lambda stored: stored.position)]
+
+    return order_events
+
+
 def wire(
     begin: UnitOfWorkFactory,
     now: Callable[[], datetime],
@@ -93,12 +106,15 @@ def wire(
     senders: Mapping[str, Sender],
     pollers: Iterable[object],
 ) -> None:
-    """Hand the WMS and 3PL senders the order reader, and the 3PL folders the reconciliation."""
+    """Hand the WMS and 3PL senders the order readers, and the 3PL folders the reconciliation."""
     ship_to = wms_wiring.ship_to_reader(begin, customers)
+    order_events = order_events_reader(begin)
     for sender in senders.values():
         inner = getattr(sender, "inner", sender)  # batched senders wrap the connector's own
         if isinstance(inner, WmsSender | ThreePlSender):
             inner.ship_to_with(ship_to)
+        if isinstance(inner, ThreePlSender):
+            inner.order_events_with(order_events)
     books = HubBooks(begin, now, reconcile)
     for poller in pollers:
         if isinstance(poller, ThreePlFolder):

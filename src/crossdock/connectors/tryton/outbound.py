@@ -499,12 +499,14 @@ class TrytonSender:
                 f"{MISSING_REFERENCE}: item {line.sku} (line {line.line}) has no Tryton product with that template "
                 "code, and the hub may only link items in Tryton"
             )
+        unit = self._unit(line.quantity.unit)
         values: dict[str, Any] = {
             "name": line.sku,
             "code": line.sku,
             "type": "goods",
             "salable": True,
-            "default_uom": self._unit(line.quantity.unit),
+            "default_uom": unit,
+            "sale_uom": unit,  # Tryton's sale module requires it on a salable template; the order's unit sells it
             "list_price": line.unit_price,
             "products": [["create", [{}]]],
         }

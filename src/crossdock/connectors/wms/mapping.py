@@ -25,10 +25,6 @@ from crossdock.hub.errors import MappingError
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 SIGNATURE_HEADER = "X-Wms-Signature"
-# Connector-level facts the catalogue has no type for yet: kept in the log under the order, for history and
-# subscribers; no desk acts on them.
-PICK_CONFIRMED = "crossdock.wms.pick_confirmed.v1"
-PACK_CONFIRMED = "crossdock.wms.pack_confirmed.v1"
 
 Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")]
 Unit = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,15}$")]
@@ -256,11 +252,32 @@ def facts(event: WmsEvent, warehouses: Warehouses) -> list[Fact]:
             return _adjusted(details, location)
         case CycleCounted():
             return _counted(details, location)
-        case PickConfirmed() | PackConfirmed():
-            kind = PICK_CONFIRMED if isinstance(details, PickConfirmed) else PACK_CONFIRMED
-            data = {"location": location, **details.model_dump(mode="json")}
-            return [Fact(kind, data, details.order_ref)]
+        case PickConfirmed():
+            return [_handled(catalog.ShipmentPicked, details, location)]
+        case PackConfirmed():
+            return [_handled(catalog.ShipmentPacked, details, location)]
     raise MappingError(f"type: {event.type} is not mapped")  # pragma: no cover - the Literal lists every type
+
+
+def _handled(
+    fact: type[catalog.ShipmentPicked | catalog.ShipmentPacked], done: PickConfirmed | PackConfirmed, location: str
+) -> Fact:
+    """A pick or pack confirmation as the order's warehouse stage: every line as the WMS reports it, short ones too."""
+    fields: dict[str, Any] = {
+        "release": done.release_ref,
+        "order": done.order_ref,
+        "from_location": location,
+        "lines": [
+            {"line": line.line, "sku": line.sku, "quantity": {"value": line.quantity, "unit": line.unit}}
+            for line in done.lines
+        ],
+    }
+    if isinstance(done, PackConfirmed):
+        fields["packages"] = [
+            {"package": package.package_ref, "tracking_number": package.tracking_number} for package in done.packages
+        ]
+    payload = _validated(fact, fields, "data.")
+    return Fact(catalog.type_of(payload), catalog.data_of(payload), done.order_ref)
 
 
 def _shipped(shipped: Shipped, location: str, occurred_at: datetime) -> list[Fact]:
@@ -396,8 +413,9 @@ def pick_release(released: catalog.ShipmentReleased, warehouse: str, ship_to: Sh
     return body
 
 
-def cancellation(cancelled: catalog.ReleaseCancelled) -> dict[str, Any]:
-    """POST /v1/pick-releases/cancellations: stop picking these quantities of the order's lines."""
+def cancellation(cancelled: catalog.ReleaseCancelled, warehouse: str | None = None) -> dict[str, Any]:
+    """POST /v1/pick-releases/cancellations: stop picking these quantities of the order's lines, at `warehouse` (the
+    one they were released to) when the cancellation says, else at every warehouse holding the order."""
     lines = []
     for index, line in enumerate(cancelled.lines):
         if line.quantity is None or line.sku is None:
@@ -406,7 +424,10 @@ def cancellation(cancelled: catalog.ReleaseCancelled) -> dict[str, Any]:
                 "picking; the WMS cancels quantities, not whole lines"
             )
         lines.append({"line": int(line.line_id), "sku": line.sku, "quantity": str(line.quantity)})
-    return {"order_ref": cancelled.order, "reason": cancelled.reason, "lines": lines}
+    body: dict[str, Any] = {"order_ref": cancelled.order, "reason": cancelled.reason, "lines": lines}
+    if warehouse is not None:
+        body["warehouse"] = warehouse
+    return body
 
 
 # ---- inside -------------------------------------------------------------------------------------------------------

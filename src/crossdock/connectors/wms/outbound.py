@@ -1,7 +1,8 @@
 """Deliver to the WMS: each release to a warehouse it runs becomes a pick release, each release cancellation a cancel
 call, both with the delivery id as Idempotency-Key so that a retried release is never picked twice. The answer
 decides the outcome: 2xx delivered; 408, 425, 429, 5xx, timeouts and connection errors retryable (Retry-After
-honoured); any other 4xx permanent. A release from a location the WMS does not run is delivered without a call.
+honoured); any other 4xx permanent. A release, or a release cancellation, from a location the WMS does not run is
+delivered without a call.
 
 Who the goods go to is read when the delivery is sent, through `ship_to` (bootstrap hands over a reader of the
 order); an order it cannot name dead-letters the delivery with the reason. Must not: write to the hub's store.
@@ -93,7 +94,12 @@ class WmsSender:
         return _checked(answer, f"pick release {released.release} of order {released.order}")
 
     def _cancel(self, delivery: Delivery, cancelled: catalog.ReleaseCancelled) -> int | None:
-        body = mapping.cancellation(cancelled)
+        warehouse = None
+        if cancelled.from_location is not None:
+            warehouse = self.warehouses.code_of(cancelled.from_location)
+            if warehouse is None:
+                return None  # released to another location's warehouse: nothing of it is here to stop
+        body = mapping.cancellation(cancelled, warehouse)
         answer = self.client.post(wms_client.CANCELLATIONS, body, idempotency_key=delivery.id)
         if answer.status_code == NOTHING_HERE:
             return answer.status_code  # none of the order was released to this WMS

@@ -452,6 +452,11 @@ class OrderState(_Value):
         """Prepayments neither applied to an invoice yet nor released as credit."""
         return sum((prepayment.held for prepayment in self.prepayments), ZERO)
 
+    @property
+    def paid_against_invoices(self) -> Decimal:
+        """What has settled the order's invoices: payments that named them, and prepayments applied to them."""
+        return self.paid - sum((prepayment.held + prepayment.released for prepayment in self.prepayments), ZERO)
+
 
 def order_total(state: OrderState) -> Decimal:
     """The value of what is still ordered (ordered less cancelled), at the order's prices, before tax; each line is
@@ -906,9 +911,7 @@ def _apply_prepayments(state: OrderState, invoice_ids: tuple[str, ...]) -> Order
     """Settle these invoices, in turn, from the prepayments still held, oldest prepayment first. Never more than an
     invoice's amount, nor more than the order still owes once the payments that named its invoices are counted: a
     customer who paid an invoice directly is not charged it again from the deposit."""
-    direct = state.paid - state.prepaid
-    applied = sum((prepayment.applied for prepayment in state.prepayments), ZERO)
-    room = state.invoiced_amount - direct - applied
+    room = state.invoiced_amount - state.paid_against_invoices
     prepayments = list(state.prepayments)
     invoices = {invoice.invoice_id: invoice for invoice in state.invoices}
     applications = list(state.prepayment_applications)

@@ -33,6 +33,106 @@ Submit = Callable[[NewMessage], "Future[IntakeResult]"]
 EXCEPTION_STATUSES = {"open": ExceptionStatus.OPEN, "resolved": ExceptionStatus.RESOLVED, "all": None}
 
 
+Number = str  # decimals are answered as strings, never as binary floats
+
+
+class OrderLineFigures(BaseModel):
+    line_id: str
+    sku: str
+    ordered: Number = Field(description="Base units, as are the other quantities.")
+    cancelled: Number
+    reserved: Number
+    backordered: Number
+    released: Number
+    shipped: Number
+    invoiced: Number
+    unit_price: Number = Field(description="Per base unit.")
+
+
+class OrderAmounts(BaseModel):
+    currency: str | None
+    total: Number | None = Field(description="What is still ordered, before tax (null: the order itself not seen).")
+    invoiced: Number
+    paid: Number = Field(description="Every payment for the order, prepayments included.")
+    balance_due: Number
+    credit: Number = Field(description="Paid beyond what was invoiced, once the order is closed or cancelled.")
+    prepaid: Number = Field(description="Prepayments received for the order, applied or not.")
+    prepayment_held: Number = Field(description="Prepayments not applied to an invoice yet, nor released as credit.")
+
+
+class PrepaymentApplication(BaseModel):
+    invoice: str
+    amount: Number = Field(description="What the prepayment settled of this invoice.")
+    link: str
+
+
+class Prepayment(BaseModel):
+    payment: str = Field(description="The payment's reference.")
+    received_on: str | None = Field(description="As the payment says (null: its event was pruned).")
+    amount: Number = Field(description="What was taken for the order.")
+    applied: Number = Field(description="What went to the order's invoices, oldest prepayment first.")
+    released: Number = Field(description="What became the customer's credit when the order ended unapplied.")
+    held: Number = Field(description="What it still holds for invoices to come.")
+    applications: list[PrepaymentApplication] = Field(description="Per invoice, in the order applied.")
+
+
+class ShipmentLineFigures(BaseModel):
+    line_id: str
+    shipped: Number
+    invoiced: Number
+
+
+class OrderShipment(BaseModel):
+    shipment: str
+    lines: list[ShipmentLineFigures]
+
+
+class Rejection(BaseModel):
+    code: str
+    text: str
+
+
+class SlaTimer(BaseModel):
+    stage: str
+    timer: str
+
+
+class HistoryEntry(BaseModel):
+    position: int
+    time: str
+    type: str
+    id: str
+    source: str
+    causationid: str | None
+
+
+class Order(BaseModel):
+    """One order: its state, line quantities, amounts, prepayments, shipments, why it is still open, its open
+    exceptions, running SLA timers and history."""
+
+    order: str
+    status: str
+    channel: str | None
+    customer: str | None
+    currency: str | None
+    total: Number | None
+    balance_due: Number
+    created_at: str | None
+    updated_at: str | None
+    link: str
+    revision: int
+    lines: list[OrderLineFigures]
+    amounts: OrderAmounts
+    prepayments: list[Prepayment] = Field(description="Money taken for the order before it was invoiced.")
+    shipments: list[OrderShipment]
+    rejection: list[Rejection]
+    open_reasons: list[str]
+    held_facts: int = Field(description="Facts that came before what they depend on, waiting to be applied.")
+    exceptions: list[dict[str, Any]] = Field(description="Its open exceptions, as GET /v1/exceptions/{id} shows them.")
+    sla_timers: list[SlaTimer]
+    history: list[HistoryEntry]
+
+
 class ExceptionActionRequest(BaseModel):
     action: catalog.ExceptionAction
     actor: str = Field(min_length=1, max_length=200, description="Who decided: kept with the exception.")
@@ -133,7 +233,12 @@ def router(runtime: Runtime, *, submit: Submit, guard: auth.Guard, metrics: Metr
             found = views.list_orders(uow, status=status, channel=channel, customer=customer, limit=limit)
         return JSONResponse({"items": found})
 
-    @api.get("/v1/orders/{order_id:path}", tags=["orders"])
+    @api.get(
+        "/v1/orders/{order_id:path}",
+        tags=["orders"],
+        response_model=Order,
+        responses=problems.documented(problems.Code.ORDER_NOT_FOUND),
+    )
     def get_order(
         order_id: str, principal: auth.Principal = Depends(guard.require(governance.ORDERS_READ))
     ) -> JSONResponse:

@@ -91,8 +91,9 @@ class InvoiceAmounts(BaseModel):
     net: Number | None
     tax: Number | None
     total: Number | None
-    paid: Number = Field(description="The payments applied to this invoice.")
-    open: Number | None = Field(description="Total less paid, never below zero.")
+    paid: Number = Field(description="The payments applied to this invoice, prepayments from its order included.")
+    credited: Number = Field(description="The credit memos that credit this invoice, in its currency.")
+    open: Number | None = Field(description="Total less paid and credited, never below zero.")
 
 
 class InvoiceLine(BaseModel):
@@ -108,6 +109,17 @@ class PaymentApplied(BaseModel):
     amount: Number | None = Field(description="What it applied to this invoice (null: its event was pruned).")
     currency: str | None
     received_on: str | None
+    prepayment: bool = Field(description="Taken for the order before it was invoiced, applied as the invoice posted.")
+
+
+class CreditMemo(BaseModel):
+    credit_memo: str = Field(description="The credit memo's number.")
+    issued_on: str | None
+    reason: str | None
+    currency: str | None
+    net: Number | None
+    tax: Number | None
+    total: Number | None = Field(description="What it credits (null: its event was pruned).")
 
 
 class InvoiceLinks(BaseModel):
@@ -124,10 +136,14 @@ class Invoice(BaseModel):
     issued_on: str | None
     due_on: str | None
     posted_at: str | None
-    status: Literal["open", "partially_paid", "paid"]
+    status: Literal["open", "partially_paid", "paid", "credited"] = Field(
+        description="paid: nothing open and something paid; credited: nothing open, all of it by credit memos; "
+        "partially_paid: some paid, some open; open: nothing paid yet (credit memos may have reduced it)."
+    )
     amounts: InvoiceAmounts
     lines: list[InvoiceLine]
     payments: list[PaymentApplied]
+    credit_memos: list[CreditMemo] = Field(description="The credit memos that credit this invoice, as they came.")
     links: InvoiceLinks
 
 

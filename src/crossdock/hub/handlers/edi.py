@@ -87,13 +87,16 @@ class EdiDesk:
 
     def number(self, uow: UnitOfWork, stored: StoredEvent, delivery: NewDelivery, now: datetime) -> NewDelivery | None:
         """The delivery the outbox built, carrying the control numbers taken for it and recorded as a sent
-        interchange; None when it was numbered before (its delivery was queued then, with its numbers)."""
+        interchange; None when it was numbered before (its delivery was queued then, with its numbers), or when the
+        file would be about another customer's order (nothing is queued for this partner: no file, no number)."""
         if uow.interchanges.get(delivery.id) is not None:
             return None
         event = stored.envelope
         planned = self.planners[delivery.destination].plan(event)
         if planned is None:
             return delivery
+        if not _for_this_customer(uow, planned):
+            return None
         terms = self.partners.get(planned.partner, PartnerTerms(role=""))
         interchange, group = self._take(uow, planned, terms)
         within = terms.acknowledge_within if planned.acknowledged else None
@@ -321,6 +324,15 @@ def _partner_items(uow: UnitOfWork, partner: str, data: Mapping[str, object]) ->
     """The partner's own ids for the skus an event names, where its orders told us them."""
     found = {sku: uow.xrefs.external_id(ITEM, partner, sku) for sku in sorted(_skus(data))}
     return {sku: item for sku, item in found.items() if item is not None}
+
+
+def _for_this_customer(uow: UnitOfWork, planned: PlannedInterchange) -> bool:
+    """A file the sender marked as one customer's (an 856 names only the order) goes only when the hub holds the order
+    as that customer's; an order it does not hold is no one's yet, so nothing goes (never another customer's goods)."""
+    if planned.order is None or planned.customer is None:
+        return True
+    record = uow.orders.load(planned.order)
+    return record is not None and record.customer_id == planned.customer
 
 
 def _about(sent: SentInterchange) -> str:

@@ -8,6 +8,7 @@ workflow does with a prepayment, for which no event exists.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Protocol
@@ -25,6 +26,11 @@ from crossdock.hub.router import HandlerContext, Router
 ZERO = Decimal(0)
 SLA_TIMER = "order.sla"
 INVOICE_LINK = "invoice"
+SHIPMENT_LINK = "shipment"  # a shipment number -> its order, whoever bills the shipment (the hub or an ERP)
+CREDIT_MEMO_LINK = "credit_memo_of"  # a credit memo number -> the invoice it credits
+# "<invoice>#<n>" -> the number of the n-th credit memo of that invoice (n = 1, 2, ...): links answer a key's target
+# only, so an invoice's credit memos are numbered under it and read back in turn.
+CREDIT_MEMOS_LINK = "credit_memos"
 # Who is asked when a fact about an order breaks a rule.
 _REFUSAL_OWNERS = {
     "invoiced": ExceptionOwner.FINANCE,
@@ -59,6 +65,7 @@ class OrderDesk:
         for event_type in dict.fromkeys(otc.INPUT_TYPES.values()):  # once per type: payments and prepayments share one
             router.register(event_type, self.handle)
         router.register(catalog.ExceptionResolved.event_type, self.on_resolution)
+        router.register(catalog.CreditMemoPosted.event_type, self.on_credit_memo)
 
     def handle(self, event: Envelope, ctx: HandlerContext) -> None:
         channel = None
@@ -94,6 +101,7 @@ class OrderDesk:
             case catalog.ShipmentReleased(release=release, order=order, lines=lines):
                 yield otc.WarehouseReleased(order_id=order, release_id=release, lines=self._quantities(lines))
             case catalog.ShipmentConfirmed(shipment=shipment):
+                self._link_shipment(ctx, shipment)
                 yield otc.ShipmentConfirmed(
                     order_id=shipment.order, shipment_id=shipment.number, lines=self._quantities(shipment.lines)
                 )
@@ -129,6 +137,45 @@ class OrderDesk:
             )
             for ln in lines
         )
+
+    def _link_shipment(self, ctx: HandlerContext, shipment: documents.Shipment) -> None:
+        """The shipment's number leads to its order, billed or not. A number already linked to another order keeps
+        its first: the shipment still counts on the order it names."""
+        if ctx.uow.links.target(SHIPMENT_LINK, shipment.number) is None:
+            ctx.uow.links.link(SHIPMENT_LINK, shipment.number, shipment.order)
+
+    def on_credit_memo(self, event: Envelope, ctx: HandlerContext) -> None:
+        """Note the invoice a credit memo credits, so that the invoice shows it and what it leaves open."""
+        memo = catalog.payload_as(event, catalog.CreditMemoPosted).credit_memo
+        if memo.invoice is None:
+            return
+        credited = ctx.uow.links.target(CREDIT_MEMO_LINK, memo.number)
+        if credited == memo.invoice:
+            return  # the same memo again
+        if credited is not None:
+            open_exception(
+                ctx,
+                Problem(
+                    owner=ExceptionOwner.FINANCE,
+                    reason_code="credit_memo_conflict",
+                    about_kind="credit_memo",
+                    about_key=memo.number,
+                    message=f"credit memo {memo.number} credits invoice {credited}; "
+                    f"a credit memo of the same number now names invoice {memo.invoice}",
+                ),
+                key=memo.invoice,
+            )
+            return
+        ctx.uow.links.link(CREDIT_MEMO_LINK, memo.number, memo.invoice)
+        for n in itertools.count(1):
+            slot = f"{memo.invoice}#{n}"
+            if ctx.uow.links.target(CREDIT_MEMOS_LINK, slot) is not None:
+                continue
+            try:
+                ctx.uow.links.link(CREDIT_MEMOS_LINK, slot, memo.number)
+            except ValueError:
+                continue  # another memo of the invoice took this place in the meantime
+            return
 
     def _invoiced(self, invoice: documents.Invoice, ctx: HandlerContext) -> Iterator[otc.OrderFact]:
         yield otc.InvoicePosted(
@@ -271,11 +318,7 @@ class OrderDesk:
             case otc.ReleaseToWarehouse(lines=lines):
                 self._release_to_warehouse(ctx, state, lines, cause)
             case otc.CancelRelease(lines=lines):
-                cancelled = tuple(
-                    catalog.CancelledLine(line_id=ln.line_id, sku=ln.sku, quantity=ln.quantity) for ln in lines
-                )
-                payload = catalog.ReleaseCancelled(order=state.order_id, lines=cancelled, reason="lines cancelled")
-                self._emit(ctx, state, payload)
+                self._cancel_release(ctx, state, lines)
             case otc.ReleaseReservation(lines=lines):
                 self._fit_reservations(ctx, state, {line.line_id for line in lines})
             case otc.PostInvoice():
@@ -413,6 +456,29 @@ class OrderDesk:
             )
             self._emit(ctx, state, payload)
 
+    def _cancel_release(self, ctx: HandlerContext, state: otc.OrderState, lines: Sequence[otc.CommandLine]) -> None:
+        """One cancellation per location the quantities were released to (newest release first), so that each
+        warehouse stops only what it was given. What the order's history cannot place goes out without a location:
+        every warehouse of the order stops what it holds of it."""
+        history = [stored.envelope for stored in ctx.uow.log.for_subject(state.order_id, limit=RELEASE_HISTORY)]
+        seen = {envelope.id for envelope in history}
+        held = released_where(state.order_id, [*history, *(e for e in ctx.emitted if e.id not in seen)])
+        by_location: dict[str | None, list[catalog.CancelledLine]] = {}
+        for line in lines:
+            left = line.quantity
+            for place, open_ in held.get(line.line_id, ()):
+                take = min(left, open_)
+                if take > 0:
+                    by_location.setdefault(place, []).append(_cancelled(line, take))
+                    left -= take
+            if left > 0:
+                by_location.setdefault(None, []).append(_cancelled(line, left))
+        for location, cancelled in sorted(by_location.items(), key=lambda item: (item[0] is None, item[0] or "")):
+            payload = catalog.ReleaseCancelled(
+                order=state.order_id, lines=tuple(cancelled), reason="lines cancelled", from_location=location
+            )
+            self._emit(ctx, state, payload)
+
     def _invoice(self, ctx: HandlerContext, command: otc.PostInvoice) -> documents.Invoice:
         return documents.Invoice(
             number=f"{self.policy.invoice_prefix}{command.shipment_id}",
@@ -527,6 +593,60 @@ class OrderDesk:
 
     def _quantity(self, sku: str, value: Decimal) -> documents.Quantity:
         return documents.Quantity(value=value, unit=self.policy.base_unit(sku))
+
+
+RELEASE_HISTORY = 10_000  # events of one order read to place a release cancellation; far more than any order has
+_PLACING = frozenset(
+    {catalog.ShipmentReleased.event_type, catalog.ShipmentConfirmed.event_type, catalog.ReleaseCancelled.event_type}
+)
+
+
+def _cancelled(line: otc.CommandLine, quantity: Decimal) -> catalog.CancelledLine:
+    return catalog.CancelledLine(line_id=line.line_id, sku=line.sku, quantity=quantity)
+
+
+def released_where(order_id: str, events: Sequence[Envelope]) -> dict[str, list[tuple[str, Decimal]]]:
+    """Per order line, the quantities released and still with a warehouse (not shipped, not cancelled), by location,
+    newest release first: read from the order's releases, shipments and earlier cancellations in log order. A
+    cancellation without a location (recorded before they said) takes from the newest release first, as the
+    warehouses took it."""
+    held: dict[str, dict[str, Decimal]] = {}  # line -> location -> open; a location moves to the end when released to
+
+    def take(line: str, location: str | None, quantity: Decimal | None) -> None:
+        places = held.get(line, {})
+        chosen: list[str] = list(reversed(places)) if location is None else [location]
+        for place in chosen:
+            if place not in places:
+                continue
+            taken = places[place] if quantity is None else min(quantity, places[place])
+            places[place] -= taken
+            if quantity is not None:
+                quantity -= taken
+                if quantity <= 0:
+                    return
+
+    for envelope in events:
+        if envelope.type not in _PLACING:
+            continue
+        try:
+            found = catalog.payload_of(envelope)
+        except errors.InvalidEvent:
+            continue  # a fact that does not read places nothing
+        match found:
+            case catalog.ShipmentReleased(order=order, from_location=location, lines=lines) if order == order_id:
+                for part in lines:
+                    places = held.setdefault(documents.line_id(part.line), {})
+                    places[location] = places.pop(location, ZERO) + part.quantity.value
+            case catalog.ShipmentConfirmed(shipment=shipment) if shipment.order == order_id:
+                for part in shipment.lines:
+                    take(documents.line_id(part.line), shipment.from_location, part.quantity.value)
+            case catalog.ReleaseCancelled(order=order, from_location=location, lines=cancelled) if order == order_id:
+                for line in cancelled:
+                    take(line.line_id, location, line.quantity)
+    return {
+        line: [(location, quantity) for location, quantity in reversed(places.items()) if quantity > 0]
+        for line, places in held.items()
+    }
 
 
 # Orders whose value counts against the customer's credit: accepted and not yet settled.

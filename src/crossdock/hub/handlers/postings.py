@@ -171,7 +171,9 @@ class PostingDesk:
         for order_id, amount in applied.items():
             state = load_state(ctx.uow.orders.load(order_id), order_id)
             counted = any(key.startswith(f"payment:{payment.reference}:") for key in state.seen)
-            paid_before = state.paid - amount if counted else state.paid
+            # Prepayments still held on the order (not applied to an invoice) settle no receivable yet.
+            settled = state.paid_against_invoices
+            paid_before = settled - amount if counted else settled
             open_amount += min(amount, max(ZERO, state.invoiced_amount - paid_before))
         return open_amount
 
