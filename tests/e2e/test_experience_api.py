@@ -240,7 +240,7 @@ def test_an_order_shows_each_prepayment_what_it_settled_of_which_invoice_and_wha
     assert [p["payment"] for p in held["prepayments"]] == ["PRE-P"]
     assert held["prepayments"][0]["received_on"] == "2025-03-10"
     assert figures(held) == (25, 0, 0, 25) and held["prepayments"][0]["applications"] == []
-    assert (Decimal(held["amounts"]["prepaid"]), Decimal(held["amounts"]["prepayment_held"])) == (25, 25)
+    assert Decimal(held["amounts"]["paid"]) == 25, "a prepayment is paid for the order"
     assert figures(applied) == (25, 20, 0, 5)
     assert [(a["invoice"], Decimal(a["amount"]), a["link"]) for a in applied["prepayments"][0]["applications"]] == [
         ("INV-SH-P", 20, "/v1/invoices/INV-SH-P")
@@ -249,7 +249,7 @@ def test_an_order_shows_each_prepayment_what_it_settled_of_which_invoice_and_wha
     assert (invoice["status"], invoice["amounts"]["open"]) == ("paid", "0.00"), "settled by the prepayment"
     assert ended["status"] == "closed"
     assert figures(ended) == (25, 20, 5, 0), "what the order no longer needs is released as the customer's credit"
-    assert Decimal(ended["amounts"]["prepayment_held"]) == 0
+    assert Decimal(ended["amounts"]["credit"]) == 5
 
 
 @pytest.mark.parametrize(

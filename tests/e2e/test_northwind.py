@@ -66,7 +66,7 @@ def test_the_northwind_estate_wires_every_partner_source_and_destination(tmp_pat
         assert set(settings.sources) <= set(runtime.hub.intake.adapters), "every source has an intake adapter"
         subscribed = {s.destination for s in settings.subscriptions}
         assert subscribed <= set(built)
-        edi = {name: s.partner for name, s in settings.sources.items() if s.kind == "edi"}
+        edi = {name: s.partner or "" for name, s in settings.sources.items() if s.kind == "edi"}
         assert sorted(edi.values()) == ["acme", "harbor"], "one EDI customer and one EDI supplier"
         assert {settings.partners[p].role for p in edi.values()} == {"customer", "supplier"}
         assert len(runtime.pollers) >= 2, "both partners' inbound folders are read by the worker"
@@ -121,7 +121,8 @@ def test_the_sample_wms_webhook_reads_as_the_estates_wms_source_maps_it(tmp_path
     assert identity.key == "wms:evt-88121"
     assert event.type == catalog.ShipmentConfirmed.event_type
     shipment = catalog.payload_as(event, catalog.ShipmentConfirmed).shipment
-    assert (shipment.order, shipment.from_location, shipment.lines[0].quantity.value) == ("HF-4512", "WH-NORTH", 30)
+    assert (shipment.order, shipment.from_location) == ("HF-4512", "WH-NORTH")
+    assert shipment.lines[0].quantity.value == Decimal(30)
     with pytest.raises(MappingError, match="signature"):
         source.identify(body, {})  # the estate takes only webhooks signed with its secret
 

@@ -61,7 +61,7 @@ class Destination:
 
 # What a destination does to each delivery before it is queued, in the queueing transaction: an EDI destination
 # numbers it from its partner's sequences. Returns the delivery to queue, or None to queue nothing for it (it was
-# numbered and queued before).
+# numbered and queued before, or the document belongs to another partner, e.g. another customer's order).
 Numbering = Callable[[UnitOfWork, StoredEvent, NewDelivery, datetime], NewDelivery | None]
 
 

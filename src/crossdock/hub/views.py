@@ -106,8 +106,6 @@ def order_view(uow: UnitOfWork, order_id: str) -> dict[str, Any] | None:
             "paid": _dec(state.paid),
             "balance_due": _dec(state.balance_due),
             "credit": _dec(state.credit),
-            "prepaid": _dec(state.prepaid),
-            "prepayment_held": _dec(state.prepayment_held),
         },
         "prepayments": _prepayments_view(uow, state, events),
         "shipments": [

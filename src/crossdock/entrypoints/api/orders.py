@@ -56,8 +56,6 @@ class OrderAmounts(BaseModel):
     paid: Number = Field(description="Every payment for the order, prepayments included.")
     balance_due: Number
     credit: Number = Field(description="Paid beyond what was invoiced, once the order is closed or cancelled.")
-    prepaid: Number = Field(description="Prepayments received for the order, applied or not.")
-    prepayment_held: Number = Field(description="Prepayments not applied to an invoice yet, nor released as credit.")
 
 
 class PrepaymentApplication(BaseModel):
