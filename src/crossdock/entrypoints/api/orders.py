@@ -123,6 +123,11 @@ class Order(BaseModel):
     amounts: OrderAmounts
     prepayments: list[Prepayment] = Field(description="Money taken for the order before it was invoiced.")
     shipments: list[OrderShipment]
+    releases: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each release to a warehouse with the furthest stage it reported (released, picked, packed), "
+        "when, the quantities picked and packed per line, and its packages.",
+    )
     rejection: list[Rejection]
     open_reasons: list[str]
     held_facts: int = Field(description="Facts that came before what they depend on, waiting to be applied.")
