@@ -9,8 +9,7 @@ the function named; it is kept and can be replayed once the function is fixed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
@@ -18,9 +17,6 @@ from crossdock.connectors.http import mapping
 from crossdock.connectors.http.loading import Loaded
 from crossdock.domain.events import Envelope
 from crossdock.hub.ports import Identity, StoredMessage
-
-# identify() runs before the request is stored: it has no time of receipt yet, so its Received carries this one.
-_NOT_YET_STORED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ class HttpInbound:
     source: str
     to_canonical: Loaded
     identify_with: Loaded | None = None
-    rules: mapping.IdentityRules = mapping.IdentityRules()
+    rules: mapping.IdentityRules = field(default_factory=mapping.IdentityRules)
     signature: Signature | None = None  # None: unsigned requests are taken (the intake's API key still applies)
 
     def identify(self, body: bytes, headers: Mapping[str, str]) -> Identity:
@@ -49,7 +45,7 @@ class HttpInbound:
             self.signature.check(body, headers)
         if self.identify_with is None:
             return self.rules.identity(body, headers)
-        received = mapping.Received(self.source, body, headers, _NOT_YET_STORED)
+        received = mapping.Received(self.source, body, headers, None)  # not stored yet
         returned = self.identify_with(received)
         return mapping.identity_of(returned, self.identify_with.reference)
 
@@ -58,7 +54,4 @@ class HttpInbound:
             self.signature.check(message.body, message.headers)
         received = mapping.Received(message.source, message.body, message.headers, message.received_at)
         returned = self.to_canonical(received)
-        return mapping.events_of(
-            returned, self.to_canonical.reference, received, message.key, message.partition_key
-        )
-
+        return mapping.events_of(returned, self.to_canonical.reference, received, message.key, message.partition_key)

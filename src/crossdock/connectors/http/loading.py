@@ -42,7 +42,7 @@ class Loaded:
                 f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}" for error in exc.errors()[:5]
             )
             raise MappingError(f"{self.reference} raised ValidationError ({exc.title}): {problems}") from None
-        except Exception as exc:  # noqa: BLE001 - a bug in the integrator's code is reported, not raised through
+        except Exception as exc:
             raise MappingError(f"{self.reference} raised {exc.__class__.__name__}: {exc}") from exc
 
 
@@ -77,7 +77,9 @@ def load(where: str, reference: str, search: Sequence[Path] = ()) -> Loaded:
     except ModuleNotFoundError as exc:
         if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             looked = ", ".join(str(f) for f in search) if search else "installed packages only; see options.path"
-            raise ValueError(f"{where}: cannot import module {module_name!r}: no such module (looked in {looked})") from None
+            raise ValueError(
+                f"{where}: cannot import module {module_name!r}: no such module (looked in {looked})"
+            ) from None
         raise ValueError(f"{where}: module {module_name!r} cannot be imported: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - whatever the module's own code raised is the integrator's to fix
         raise ValueError(

@@ -12,7 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,12 +41,12 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 @dataclass(frozen=True)
 class Received:
     """One request a system posted to the hub, as it was stored: the raw body, its headers (names in lower case),
-    the source it came in at and when."""
+    the source it came in at and when (None for an identify function: it runs before the request is stored)."""
 
     source: str
     body: bytes
     headers: Mapping[str, str]
-    received_at: datetime
+    received_at: datetime | None
 
     def json(self) -> Any:
         """The body as JSON; a body that is not JSON fails the message, naming the problem."""
@@ -124,7 +124,9 @@ class IdentityRules:
         def at(path: str | None) -> str | None:
             return field_value(payload, path) if path else None
 
-        return Identity(key=at(self.id_field), business_key=at(self.subject_field), partition_key=at(self.partition_field))
+        return Identity(
+            key=at(self.id_field), business_key=at(self.subject_field), partition_key=at(self.partition_field)
+        )
 
 
 def identity_of(returned: Any, function: str) -> Identity:
@@ -174,7 +176,8 @@ def events_of(returned: Any, function: str, received: Received, message_key: str
     list: the request means nothing to the hub (a ping); the message is processed with no events."""
     if returned is None:
         return []
-    items = list(returned) if isinstance(returned, list | tuple) else [returned]
+    one = isinstance(returned, str | bytes | Mapping | BaseModel) or not isinstance(returned, Iterable)
+    items = [returned] if one else list(returned)
     envelopes = []
     for index, item in enumerate(items):
         where = f"{function} returned" + (f" (event {index})" if len(items) > 1 else "")
@@ -205,10 +208,12 @@ def _event_fields(item: Any, where: str) -> tuple[str, Mapping[str, Any], str | 
     if isinstance(item, Mapping) and "type" in item:
         unknown = sorted(str(k) for k in item if k not in ("type", "data", "subject", "partition", "time"))
         if unknown:
-            raise MappingError(f"{where} an event with unknown fields {unknown} (known: type, data, subject, partition, time)")
+            raise MappingError(
+                f"{where} an event with unknown fields {unknown} (known: type, data, subject, partition, time)"
+            )
         return item["type"], item.get("data", {}), item.get("subject"), item.get("partition"), item.get("time")
     raise MappingError(
-        f"{where} {type(item).__name__}, not an Event, a catalogue payload (e.g. catalog.OrderReceived) or a list of them"
+        f"{where} {type(item).__name__}, not an Event, a catalogue payload (catalog.OrderReceived...) or a list of them"
     )
 
 
@@ -223,7 +228,9 @@ def _fitted(type_name: Any, data: Any, where: str) -> dict[str, Any]:
     try:
         fitted = model.model_validate(dict(data))
     except ValidationError as exc:
-        raise MappingError(f"{where} a {type_name} that does not fit the catalogue: {_describe(exc, 'data.')}") from None
+        raise MappingError(
+            f"{where} a {type_name} that does not fit the catalogue: {_describe(exc, 'data.')}"
+        ) from None
     return fitted.model_dump(mode="json")
 
 
@@ -268,7 +275,9 @@ def _headers(given: Any, function: str) -> dict[str, str]:
         raise MappingError(f"{function} returned headers as a {type(given).__name__}, not a mapping of names to text")
     for name, value in given.items():
         if not isinstance(name, str) or not isinstance(value, str) or not name or "\n" in value or "\r" in value:
-            raise MappingError(f"{function} returned header {name!r}: {value!r}; a header is a name and one line of text")
+            raise MappingError(
+                f"{function} returned header {name!r}: {value!r}; a header is a name and one line of text"
+            )
     return dict(given)
 
 
