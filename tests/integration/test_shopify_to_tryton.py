@@ -3,7 +3,9 @@ the API, becomes a confirmed Tryton sale; a clerk ships part of it in Tryton; th
 back and the hub invoices only what shipped, settling it from the money the shop took at checkout.
 
 The Tryton side (a trytond per test over a copy of the template, the estate built from the configuration) is
-test_tryton.py's; this module adds the shop as a `kind: shopify` source.
+tests/integration/tryton/estate.py's; this module adds the shop as a `kind: shopify` source. Shopify numbers order
+lines by line item id, far above what Tryton's 32-bit `sequence` holds on PostgreSQL: the sale lines carry them in
+their notes, and the shipment finds them there.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from crossdock.domain.workflows.order_to_cash import OrderStatus
 from crossdock.entrypoints.api.app import create_app
 from tests.conftest import SAMPLES
 from tests.fakes.shopify import FakeShopify
-from tests.integration import test_tryton as tryton_estate
-from tests.integration.test_tryton import ERP, HUB_ACCOUNTS, SALES, WMS, Estate, ship, stock_in_hub, the_sale
 from tests.integration.tryton import erp
+from tests.integration.tryton import estate as tryton_estate
+from tests.integration.tryton.estate import ERP, HUB_ACCOUNTS, SALES, WMS, Estate, ship, stock_in_hub, the_sale
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -36,8 +38,8 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.skipif(not erp.installed(), reason="trytond is not installed: pip install -e '.[tryton]'")
 
-# test_tryton.py's fixtures, by the names pytest looks for: a trytond per test over a copy of the template, its clerk,
-# and hubs built from a configuration beside it.
+# The shared estate's fixtures, by the names pytest looks for: a trytond per test over a copy of the template, its
+# clerk, and hubs built from a configuration beside it.
 tryton_template = tryton_estate.tryton_template
 tryton = tryton_estate.tryton
 clerk = tryton_estate.clerk
@@ -48,8 +50,9 @@ DEPOSIT = "2350"  # the customer deposit: what the shop took at checkout, until 
 CUSTOMER, _NAME = erp.KNOWN_CUSTOMER  # the webshop's one account in Tryton: every shop order is sold to it
 ORDER_ID = 820982911946154508  # the sample's order, by its GID (its `id` lost precision on the way)
 ORDER = f"SHOP-{ORDER_ID}"
-# The sample's first two line items, sold as the template's widget and gadget at Tryton's list prices.
-WIDGET_LINE, GADGET_LINE = 487817672276298560, 976318377106520300
+# The sample's first two line items (by their GIDs: their `id`s lost precision too), sold as the template's widget
+# and gadget at Tryton's list prices. Both are above 2**53, let alone 2**31.
+WIDGET_LINE, GADGET_LINE = 487817672276298554, 976318377106520349
 LINES = {WIDGET_LINE: ("A-100", 8, "12.50"), GADGET_LINE: ("B-200", 3, "4.00")}
 TOTAL = Decimal("112.00")  # 8 x 12.50 + 3 x 4.00, no tax
 
@@ -61,15 +64,16 @@ def shop_order(**changes: Any) -> dict[str, Any]:
     order = copy.deepcopy(sample)
     items = []
     for item in order["line_items"]:
-        if item["id"] in LINES:
-            sku, units, price = LINES[item["id"]]
+        line = int(item["admin_graphql_api_id"].rpartition("/")[2])
+        if line in LINES:
+            sku, units, price = LINES[line]
             item |= {"sku": sku, "quantity": units, "current_quantity": units, "price": price, "tax_lines": []}
-            items.append(item)
-    assert [item["id"] for item in items] == list(LINES), "the sample's line items have changed"
+            items.append((line, item))
+    assert [line for line, _item in items] == list(LINES), "the sample's line items have changed"
     now = datetime.datetime.now(datetime.UTC).isoformat()
     total = str(TOTAL)
     order |= {
-        "line_items": items,
+        "line_items": [item for _line, item in items],
         "currency": erp.COMPANY_CURRENCY,
         "presentment_currency": erp.COMPANY_CURRENCY,
         "cancelled_at": None,
@@ -154,11 +158,13 @@ def test_a_shopify_order_is_sold_in_tryton_shipped_there_in_part_and_the_hub_inv
     assert sale["party."]["code"] == CUSTOMER, "sold to the webshop's account, as the shop's `customer` option says"
     assert sale["description"] == "#9999", "the shop's order name is the customer's reference"
     assert sale["untaxed_amount"] == TOTAL
-    lines = clerk.read("sale.line", sale["lines"], ["sequence", "product.code", "quantity", "unit_price"])
-    assert sorted((ln["sequence"], ln["product."]["code"], ln["quantity"], ln["unit_price"]) for ln in lines) == [
-        (WIDGET_LINE, "A-100", 8.0, Decimal("12.50")),
-        (GADGET_LINE, "B-200", 3.0, Decimal("4.00")),
-    ], "each Shopify line item is a sale line, numbered by its id so shipments find it again"
+    lines = clerk.read("sale.line", sale["lines"], ["sequence", "note", "product.code", "quantity", "unit_price"])
+    assert sorted(
+        (ln["sequence"], ln["note"], ln["product."]["code"], ln["quantity"], ln["unit_price"]) for ln in lines
+    ) == [
+        (1, f"crossdock:line={WIDGET_LINE}", "A-100", 8.0, Decimal("12.50")),
+        (2, f"crossdock:line={GADGET_LINE}", "B-200", 3.0, Decimal("4.00")),
+    ], "each Shopify line item is a sale line at its position (a 32-bit sequence), its line item id in the note"
 
     # The shop captured the payment at checkout: orders/paid, the same order with the money taken.
     paid = post_webhook(api, fake, "orders/paid", shop_order(financial_status="paid"), "w-paid")
@@ -177,6 +183,10 @@ def test_a_shopify_order_is_sold_in_tryton_shipped_there_in_part_and_the_hub_inv
         WIDGET_LINE: Decimal(6),
         GADGET_LINE: Decimal(3),
     }, "the shipment names the Shopify line items it shipped"
+    pinned = {sku: estate.xref("order_line", f"{ORDER}#{line}") for line, (sku, _units, _price) in LINES.items()}
+    assert pinned == {ln["product."]["code"]: str(ln["id"]) for ln in lines}, (
+        "the poller pins each sale line to its hub line as it reads the sale"
+    )
     order = api.get(f"/v1/orders/{ORDER}").json()
     assert {ln["sku"]: (ln["ordered"], ln["shipped"], ln["invoiced"]) for ln in order["lines"]} == {
         "A-100": ("8", "6", "6"),

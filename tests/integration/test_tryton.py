@@ -2,7 +2,8 @@
 (tests/integration/tryton/erp.py), the hub on SQLite beside it, and the Tryton connector between them, wired from
 the configuration as `crossdock run` wires it (the poller is the one bootstrap built for the `kind: tryton` source).
 
-The clerks' work in Tryton (picking part of a shipment, posting an invoice, confirming a purchase) is done through
+The estate (the server per test, its clerk, hubs built from a configuration) is tests/integration/tryton/estate.py;
+the clerks' work in Tryton (picking part of a shipment, posting an invoice, confirming a purchase) is done through
 the same JSON-RPC client, as the Tryton desktop client would do it.
 """
 
@@ -11,167 +12,50 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crossdock import bootstrap, config
 from crossdock.connectors import x12
 from crossdock.connectors.tryton.client import TrytonClient
-from crossdock.connectors.tryton.inbound import PollReport, TrytonPoller
 from crossdock.connectors.tryton.outbound import (
     EVENT_TYPES,
     JOURNAL_EVENT_TYPES,
     PURCHASE_EVENT_TYPES,
     BooksPolicy,
+    SaleRefused,
     TrytonSender,
 )
 from crossdock.connectors.x12 import mapping as x12_mapping
 from crossdock.domain import catalog, documents, procurement
-from crossdock.domain.workflows import order_to_cash as otc
 from crossdock.domain.workflows import procure_to_pay as p2p
 from crossdock.entrypoints.worker import Worker
-from crossdock.hub.ports import DeliveryFilter, DeliveryStatus
 from crossdock.observability.metrics import Metrics
-from crossdock.storage.sql import migrate
 from tests.integration.tryton import erp
+from tests.integration.tryton import estate as tryton_estate
+from tests.integration.tryton.estate import (
+    ERP,
+    HUB_ACCOUNTS,
+    SALES,
+    WMS,
+    Estate,
+    ship,
+    stock_in_hub,
+    the_sale,
+    tryton_options,
+)
 
 pytestmark = pytest.mark.skipif(not erp.installed(), reason="trytond is not installed: pip install -e '.[tryton]'")
 
-ERP = "erp"  # the Tryton source (its poller) and the name the cross-references know Tryton by
-SALES = "erp-sales"  # the Tryton destination
-WMS = "wms"
-
-
-@pytest.fixture(scope="session")
-def tryton_template() -> erp.Template:
-    built = erp.template()
-    if built.build_seconds is not None:
-        print(f"Tryton template built in {built.build_seconds:.1f}s")
-    return built
-
-
-@pytest.fixture
-def tryton(tryton_template: erp.Template, tmp_path: Path) -> Iterator[erp.Server]:
-    """A trytond of its own per test: started in about 1.5 s, so no test sees another's sales."""
-    with erp.running_server(tryton_template.path, tmp_path / "tryton") as server:
-        yield server
-
-
-@pytest.fixture
-def clerk(tryton: erp.Server) -> Iterator[TrytonClient]:
-    """Tryton's users, working in Tryton."""
-    client = TrytonClient(tryton.url, tryton.database, erp.ADMIN, erp.ADMIN_PASSWORD)
-    yield client
-    client.close()
-
-
-@dataclass
-class Estate:
-    runtime: bootstrap.Runtime
-
-    @property
-    def poller(self) -> TrytonPoller:
-        """The poller bootstrap built for the `kind: tryton` source."""
-        (found,) = [p for p in self.runtime.pollers if p.source == ERP]
-        assert isinstance(found, TrytonPoller)
-        return found
-
-    def send(self, source: str, body: bytes, key: str) -> None:
-        result = self.runtime.hub.receive(source, body, {"idempotency-key": key})
-        assert result.error is None, result.error
-
-    def work(self) -> None:
-        self.runtime.hub.drain("test-worker")
-
-    def poll(self) -> PollReport:
-        report = self.poller.poll_once()
-        assert report.error is None, report.error
-        self.work()
-        return report
-
-    def order(self, number: str) -> otc.OrderState:
-        with self.runtime.hub.begin() as uow:
-            record = uow.orders.load(number)
-        assert record is not None, f"the hub has no order {number}"
-        return otc.OrderState.model_validate(record.state)
-
-    def events(self, subject: str, event_type: str) -> list[dict[str, Any]]:
-        with self.runtime.hub.begin() as uow:
-            found = uow.log.for_subject(subject)
-        return [stored.envelope.data for stored in found if stored.envelope.type == event_type]
-
-    def dead_letters(self) -> list[str]:
-        with self.runtime.hub.begin() as uow:
-            dead = uow.outbox.find(DeliveryFilter(status=DeliveryStatus.DEAD))
-        return [f"{d.event_type}: {d.last_error}" for d in dead]
-
-    def log_of(self, subject: str) -> list[Any]:
-        with self.runtime.hub.begin() as uow:
-            return list(uow.log.for_subject(subject))
-
-    def xref(self, kind: str, hub_id: str) -> str | None:
-        with self.runtime.hub.begin() as uow:
-            return uow.xrefs.external_id(kind, ERP, hub_id)
-
-
-def tryton_options(tryton: erp.Server) -> dict[str, Any]:
-    return {"url": tryton.url, "database": tryton.database, "username": erp.ADMIN, "password": erp.ADMIN_PASSWORD}
-
-
-def hub_config(tryton: erp.Server, data_dir: Path, **sections: Any) -> dict[str, Any]:
-    """The hub's configuration with Tryton as source and destination (the sales flow); `sections` replace whole
-    sections, and `erp_options` / `sales_options` add to the Tryton source's and destination's options."""
-    options = tryton_options(tryton)
-    erp_options = {**options, **sections.pop("erp_options", {})}
-    sales_options = {**options, "customers": "create", "items": "link", "warehouse": erp.WAREHOUSE_CODE}
-    sales_options.update(sections.pop("sales_options", {}))
-    return {
-        "data_dir": str(data_dir),
-        "sources": {ERP: {"kind": "tryton", "options": erp_options}, WMS: {"kind": "canonical"}},
-        "destinations": {
-            SALES: {
-                "kind": "tryton",
-                "options": sales_options,
-                "retry": {"base_seconds": 0.01, "max_delay_seconds": 0.05},
-            }
-        },
-        "subscriptions": [{"destination": SALES, "events": list(EVENT_TYPES)}],
-        **sections,
-    }
-
-
-@pytest.fixture
-def make_estate(tryton: erp.Server, tmp_path: Path) -> Iterator[Callable[..., Estate]]:
-    """Hubs built from a configuration (hub_config's sections), closed after the test."""
-    built: list[bootstrap.Runtime] = []
-
-    def make(**sections: Any) -> Estate:
-        runtime = bootstrap.build(
-            config.load(None, environ={}, overrides=hub_config(tryton, tmp_path / "hub", **sections))
-        )
-        built.append(runtime)
-        migrate.upgrade(runtime.engine)
-        return Estate(runtime)
-
-    yield make
-    for runtime in built:
-        runtime.close()
-
-
-@pytest.fixture
-def hub_settings() -> dict[str, Any]:
-    """More hub settings for one test (parametrize it)."""
-    return {}
-
-
-@pytest.fixture
-def estate(make_estate: Callable[..., Estate], hub_settings: dict[str, Any]) -> Estate:
-    return make_estate(**hub_settings)
+# The shared estate's fixtures, by the names pytest looks for.
+tryton_template = tryton_estate.tryton_template
+tryton = tryton_estate.tryton
+clerk = tryton_estate.clerk
+make_estate = tryton_estate.make_estate
+hub_settings = tryton_estate.hub_settings
+estate = tryton_estate.estate
 
 
 def sales_order(number: str, customer: str, *lines: tuple[str, int, str]) -> bytes:
@@ -187,46 +71,6 @@ def sales_order(number: str, customer: str, *lines: tuple[str, int, str]) -> byt
         ],
     }
     return json.dumps(order).encode()
-
-
-def stock_in_hub(estate: Estate) -> None:
-    """The hub's ledger holds what Tryton's warehouse holds, so it reserves and releases the order."""
-    for code, _name, _price, units in erp.PRODUCTS:
-        adjusted = catalog.InventoryAdjusted(
-            sku=code,
-            location=erp.WAREHOUSE_CODE,
-            change=documents.Quantity(value=Decimal(units), unit="EA"),
-            reason=catalog.AdjustmentReason.RECEIPT,
-            reference="opening stock",
-        )
-        body = {"specversion": "1.0", "id": f"open-{code}", "source": WMS, "type": catalog.type_of(adjusted)}
-        estate.send(WMS, json.dumps({**body, "data": catalog.data_of(adjusted)}).encode(), f"open-{code}")
-    estate.work()
-
-
-SALE_FIELDS = ["state", "party", "party.code", "lines", "shipments", "invoices", "untaxed_amount", "description"]
-SALE_FIELDS += ["shipment_address"]
-
-
-def the_sale(clerk: TrytonClient, number: str) -> dict[str, Any]:
-    (sale,) = clerk.search_read(
-        "sale.sale",
-        [("reference", "=", number)],
-        SALE_FIELDS,
-    )
-    return sale
-
-
-def ship(clerk: TrytonClient, shipment_id: int, units: dict[str, float]) -> None:
-    """A clerk picks only `units` (per product code) of a customer shipment, packs and ships it."""
-    (shipment,) = clerk.read("stock.shipment.out", [shipment_id], ["inventory_moves"])
-    moves = clerk.read("stock.move", shipment["inventory_moves"], ["product.code", "quantity"])
-    for move in moves:
-        picked = units.get(move["product."]["code"], move["quantity"])
-        if picked != move["quantity"]:
-            clerk.write("stock.move", [move["id"]], {"quantity": picked})
-    for step in ("assign_try", "pick", "pack", "do"):
-        clerk.button("stock.shipment.out", step, [shipment_id])
 
 
 # ---- the proofs ------------------------------------------------------------------------------------------------------
@@ -346,6 +190,88 @@ def test_polling_again_changes_nothing(estate: Estate, clerk: TrytonClient) -> N
         assert {key: value for key, (value, _at) in uow.watermarks.all().items()} == {
             key: value for key, (value, _at) in marks.items()
         }
+
+
+def notes(clerk: TrytonClient, number: str) -> dict[str, tuple[int, str]]:
+    """Product code -> (sale line id, its note)."""
+    lines = clerk.read("sale.line", the_sale(clerk, number)["lines"], ["product.code", "note"])
+    return {ln["product."]["code"]: (ln["id"], ln["note"]) for ln in lines}
+
+
+def test_a_clerk_editing_a_sale_lines_note_after_the_hub_read_the_sale_changes_nothing(
+    estate: Estate, clerk: TrytonClient
+) -> None:
+    stock_in_hub(estate)
+    estate.send("api", sales_order("SO-4101", "C-100", ("A-100", 2, "12.50"), ("B-200", 1, "4.00")), "SO-4101")
+    estate.work()
+    estate.poll()  # the confirmed sale is read: each line's hub line is pinned
+    lines = notes(clerk, "SO-4101")
+    assert {sku: note for sku, (_id, note) in lines.items()} == {
+        "A-100": "crossdock:line=1",
+        "B-200": "crossdock:line=2",
+    }, "each sale line names its hub line in its note"
+    assert estate.xref("order_line", "SO-4101#2") == str(lines["B-200"][0])
+
+    for line_id, _note in lines.values():
+        clerk.write("sale.line", [line_id], {"note": "deliver to the back door"})
+    (shipment,) = the_sale(clerk, "SO-4101")["shipments"]
+    ship(clerk, shipment, {})
+    estate.poll()
+
+    (confirmed,) = estate.events("SO-4101", catalog.ShipmentConfirmed.event_type)
+    assert {ln["line"]: ln["sku"] for ln in confirmed["shipment"]["lines"]} == {1: "A-100", 2: "B-200"}, (
+        "the pinned cross-reference, not the note, says which hub line a sale line is"
+    )
+    assert {ln.sku: ln.shipped for ln in estate.order("SO-4101").lines} == {"A-100": Decimal(2), "B-200": Decimal(1)}
+
+
+def test_a_note_that_lost_its_hub_line_before_the_hub_read_it_holds_the_shipments_until_it_is_put_right(
+    estate: Estate, clerk: TrytonClient
+) -> None:
+    stock_in_hub(estate)
+    estate.send("api", sales_order("SO-4201", "C-100", ("A-100", 2, "12.50"), ("B-200", 1, "4.00")), "SO-4201")
+    estate.work()
+    gadget, _note = notes(clerk, "SO-4201")["B-200"]
+    clerk.write("sale.line", [gadget], {"note": "fragile"})  # before any poll: nothing is pinned yet
+    (shipment,) = the_sale(clerk, "SO-4201")["shipments"]
+    ship(clerk, shipment, {})
+
+    held = estate.poller.poll_once()
+    estate.work()
+
+    assert held.error is not None and f"sale line {gadget}" in held.error and "SO-4201" in held.error, (
+        f"the poll says which sale line of which order names no hub line: {held}"
+    )
+    assert "crossdock:line=" in held.error, "and what to write back"
+    assert estate.events("SO-4201", catalog.ShipmentConfirmed.event_type) == [], (
+        "a shipment whose lines cannot be told is not taken in without them"
+    )
+
+    clerk.write("sale.line", [gadget], {"note": "fragile crossdock:line=2"})
+    estate.poll()
+
+    (confirmed,) = estate.events("SO-4201", catalog.ShipmentConfirmed.event_type)
+    assert {ln["line"]: ln["sku"] for ln in confirmed["shipment"]["lines"]} == {1: "A-100", 2: "B-200"}, (
+        "put right, the shipment the stream waited at is taken in"
+    )
+
+
+def test_a_sale_whose_line_lost_its_hub_line_is_not_confirmed(clerk: TrytonClient) -> None:
+    sender = TrytonSender(clerk)
+    line = documents.SalesOrderLine(
+        line=7, sku="A-100", quantity=documents.Quantity(value=Decimal(1), unit="EA"), unit_price=Decimal("12.50")
+    )
+    order = documents.SalesOrder(
+        number="SO-4301", customer="C-100", channel="web", currency=erp.COMPANY_CURRENCY, lines=(line,)
+    )
+    sale_id = sender.draft(order)
+    (sale,) = clerk.read("sale.sale", [sale_id], ["lines"])
+    clerk.write("sale.line", sale["lines"], {"note": None})
+
+    with pytest.raises(SaleRefused, match=r"order SO-4301: line 1 of Tryton sale .* names no hub line"):
+        sender.confirm("SO-4301", documents.Money(amount=Decimal("12.50"), currency=erp.COMPANY_CURRENCY))
+    (after,) = clerk.read("sale.sale", [sale_id], ["state"])
+    assert after["state"] == "draft", "a person puts the line right before Tryton confirms the sale"
 
 
 # The hub does not bill, so the Tryton source reads Tryton's customer invoices.
@@ -602,18 +528,6 @@ def test_a_tryton_po_goes_out_as_an_850_and_its_810_is_matched_and_posted_in_try
 
 
 # ---- the hub's journal in Tryton's books ---------------------------------------------------------------------------
-
-HUB_ACCOUNTS = {
-    "receivable": "1200",
-    "revenue": "4000",
-    "tax_payable": "2200",
-    "cogs": "5000",
-    "inventory": "1400",
-    "cash": "1000",
-    "customer_credit": "2300",
-    "payables": "2000",
-    "gr_ir": "2150",
-}
 
 
 def test_a_hub_journal_entry_is_posted_as_a_tryton_move_and_its_confirmation_is_linked(

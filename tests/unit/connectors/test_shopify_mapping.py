@@ -161,6 +161,42 @@ def test_a_gid_of_another_kind_is_not_taken_for_an_order_id() -> None:
         mapping.shopify_id("gid://shopify/Customer/5", "Order", "order_id")
 
 
+# The 2025-07 samples' line items: `id` as a JavaScript reader rounded it, the GID exact (all above 2**53).
+EXACT_LINE_ITEMS = [487817672276298554, 976318377106520349, 315789986012684393]
+
+
+def test_line_items_are_numbered_by_their_exact_gid_not_an_id_rounded_on_the_way() -> None:
+    (_, data), *_ = events("orders/create", sample("gadget_metadata_2025-07_orders-create.json"))
+    assert [line["line"] for line in data["order"]["lines"]] == EXACT_LINE_ITEMS
+    assert all(line > 2**53 for line in EXACT_LINE_ITEMS), "beyond what a double holds exactly"
+
+
+def test_a_fulfillment_names_the_line_items_by_the_same_exact_ids_as_their_order() -> None:
+    ((_, data),) = events("fulfillments/create", sample("gadget_metadata_2025-07_fulfillments-create.json"))
+    assert [line["line"] for line in data["shipment"]["lines"]] == EXACT_LINE_ITEMS, (
+        "a shipment must find the order's lines: both sides read the GID"
+    )
+
+
+def test_a_line_item_without_a_gid_is_numbered_by_its_id() -> None:
+    order = sample("shopify-python-api_order_rest-wrapped.json")
+    order["line_items"][0] |= {"id": 2**64 - 1, "admin_graphql_api_id": None}
+    (_, data), *_ = events("orders/create", order)
+    assert data["order"]["lines"][0]["line"] == 2**64 - 1
+
+
+def test_a_refund_names_the_refunded_line_item_by_its_gid_when_it_carries_one() -> None:
+    rules = RULES.model_copy(update={"customer": "WEB-RETAIL"})
+    line = {"line_item_id": 487817672276298560, "quantity": 1, "subtotal": "10.00", "subtotal_set": {}}
+    exact = {"sku": "A-100", "admin_graphql_api_id": "gid://shopify/LineItem/487817672276298554"}
+    refund = {"id": 9, "order_id": 1, "created_at": "2026-03-02T10:00:00Z", "transactions": [{"currency": "EUR"}]}
+    ((_, data),) = events("refunds/create", refund | {"refund_line_items": [line | {"line_item": exact}]}, rules)
+    assert data["credit_memo"]["lines"][0]["line"] == 487817672276298554, "the GID wins over the rounded line_item_id"
+    plain = line | {"line_item": {"sku": "A-100"}}
+    ((_, data),) = events("refunds/create", refund | {"refund_line_items": [plain]}, rules)
+    assert data["credit_memo"]["lines"][0]["line"] == 487817672276298560, "without it, line_item_id as given"
+
+
 def test_a_paid_order_carries_its_payment_for_the_whole_total() -> None:
     order = sample("shopify-python-api_order_rest-wrapped.json") | {"financial_status": "paid"}
     mapped = dict(events("orders/paid", order))

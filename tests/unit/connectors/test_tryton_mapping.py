@@ -18,13 +18,16 @@ from crossdock.domain import catalog, documents
 from crossdock.hub.errors import MappingError
 
 AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+INT4_MAX = 2**31 - 1  # trytond stores an Integer field as a 32-bit INTEGER on PostgreSQL
+SHOPIFY_LINE = 487817672276298554  # a Shopify line item id: above 2**53, let alone 2**31
 
 
 # ---- factories: records as Tryton's JSON-RPC reads them (dotted fields come back as "<field>.": {...}) ----------
 
 
-def sale_line(line_id: int, sequence: int, order: str | None = "SO-1") -> dict[str, Any]:
-    return {"id": line_id, "sequence": sequence, "sale.": {"id": 1, "reference": order}}
+def sale_line(line_id: int, hub_line: int | None, order: str | None = "SO-1", sequence: int = 1) -> dict[str, Any]:
+    """A sale line as the poller's message keeps it: `line` is the hub line it resolved (pinned, or from the note)."""
+    return {"id": line_id, "sequence": sequence, "sale.": {"id": 1, "reference": order}, "line": hub_line}
 
 
 def stock_move(move_id: int, sale_line_id: int, sku: str, quantity: float, **overrides: Any) -> dict[str, Any]:
@@ -86,21 +89,31 @@ def test_a_unit_without_a_counterpart_is_refused_naming_it_and_where() -> None:
 # ---- the hub's order -> a Tryton sale ---------------------------------------------------------------------------
 
 
-def test_a_sale_carries_the_hubs_order_number_line_numbers_addresses_and_the_utc_order_day() -> None:
-    order = documents.SalesOrder(
+def hub_order(*line_ids: int) -> documents.SalesOrder:
+    return documents.SalesOrder(
         number="SO-1",
         customer="C-100",
         channel="webshop",
         currency="EUR",
         customer_reference="PO-77",
         ordered_at=datetime(2026, 3, 2, 0, 30, tzinfo=UTC).astimezone(),
-        lines=(
+        lines=tuple(
             documents.SalesOrderLine(
-                line=2, sku="A-100", quantity=documents.Quantity(value=Decimal(3), unit="EA"), unit_price=Decimal("4")
-            ),
+                line=line,
+                sku="A-100",
+                quantity=documents.Quantity(value=Decimal(3), unit="EA"),
+                unit_price=Decimal("4"),
+            )
+            for line in line_ids
         ),
     )
-    refs = mapping.SaleRefs(party=5, address=6, currency=1, warehouse=4, products={"A-100": (11, 1)})
+
+
+REFS = mapping.SaleRefs(party=5, address=6, currency=1, warehouse=4, products={"A-100": (11, 1)})
+
+
+def test_a_sale_carries_the_hubs_order_number_line_ids_addresses_and_the_utc_order_day() -> None:
+    order, refs = hub_order(2), REFS
 
     values = mapping.sale_values(order, refs)
 
@@ -114,9 +127,65 @@ def test_a_sale_carries_the_hubs_order_number_line_numbers_addresses_and_the_utc
     assert values["sale_date"] == date(2026, 3, 2), "the order day is taken in UTC"
     [[action, [line]]] = values["lines"]
     assert action == "create"
-    assert (line["sequence"], line["product"], line["unit"], line["quantity"]) == (2, 11, 1, 3.0), (
-        "the hub's line number is the sale line's sequence, how shipments find the line again"
-    )
+    assert (line["sequence"], line["product"], line["unit"], line["quantity"]) == (1, 11, 1, 3.0)
+    assert mapping.hub_line_in(line["note"]) == 2, "the hub's line id travels in the note, how shipments find it"
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=2**64 - 1), min_size=1, max_size=30, unique=True))
+def test_a_sale_line_sequence_fits_a_32_bit_integer_whatever_the_hubs_line_ids(line_ids: list[int]) -> None:
+    [[_, lines]] = mapping.sale_values(hub_order(*line_ids), REFS)["lines"]
+
+    assert [line["sequence"] for line in lines] == list(range(1, len(line_ids) + 1)), "the lines' positions"
+    assert all(line["sequence"] <= INT4_MAX for line in lines), "Tryton on PostgreSQL refuses a sequence >= 2**31"
+    assert [mapping.hub_line_in(line["note"]) for line in lines] == line_ids, "each note gives back its hub line id"
+
+
+@pytest.mark.parametrize(
+    ("note", "hub_line"),
+    [
+        # as the hub wrote it
+        ("crossdock:line=487817672276298554", SHOPIFY_LINE),
+        # a clerk's words around it do not matter
+        ("gift wrap please\ncrossdock:line=7 (do not remove)", 7),
+        # the marker twice, the same line: still that line
+        ("crossdock:line=7 crossdock:line=7", 7),
+        # two different lines (a paste from another line): none, not a guess
+        ("crossdock:line=7 crossdock:line=8", None),
+        # the marker deleted, or no note at all
+        ("gift wrap please", None),
+        (None, None),
+    ],
+)
+def test_the_hub_line_is_read_from_the_marker_in_a_sale_lines_note(note: str | None, hub_line: int | None) -> None:
+    assert mapping.hub_line_in(note) == hub_line
+
+
+def test_a_pinned_hub_line_wins_over_a_note_a_clerk_edited_and_the_note_is_not_kept_in_the_message() -> None:
+    read = {"id": 21, "sequence": 2, "note": "crossdock:line=9", "sale.": {"id": 1, "reference": "SO-1"}}
+
+    assert mapping.sale_line_entry(read, pinned=SHOPIFY_LINE) == {
+        "id": 21,
+        "sequence": 2,
+        "sale.": {"id": 1, "reference": "SO-1"},
+        "line": SHOPIFY_LINE,
+    }, "the cross-reference pinned at the first read stands; the note is left out so its edits make no new message"
+    assert mapping.sale_line_entry(read, pinned=None)["line"] == 9, "not pinned yet: the note says"
+    assert mapping.sale_line_entry(read | {"note": "edited"}, pinned=None)["line"] is None
+
+
+@pytest.mark.parametrize(
+    ("order", "line"),
+    [
+        # a Shopify order and line item
+        ("SHOP-820982911946154508", SHOPIFY_LINE),
+        # an order number that holds the separator itself
+        ("PO#12", 3),
+    ],
+)
+def test_an_order_lines_cross_reference_key_gives_its_line_back(order: str, line: int) -> None:
+    assert mapping.line_of_key(mapping.order_line_key(order, line)) == line
+    assert mapping.line_of_key("SO-1") is None, "a key that is no order line names no line"
 
 
 # ---- shipments, invoices and adjustments read back -------------------------------------------------------------
@@ -151,6 +220,32 @@ def test_a_shipment_a_clerk_merged_for_two_orders_becomes_one_confirmation_per_o
     confirmed = mapping.shipment_payloads(shipment_message(moves, lines))
 
     assert [(c.shipment.number, c.shipment.order) for c in confirmed] == [("S-7/SO-1", "SO-1"), ("S-7/SO-2", "SO-2")]
+
+
+def test_a_shipment_names_shopify_sized_hub_lines_exactly() -> None:
+    moves = [stock_move(1, 21, "A-100", 6.0), stock_move(2, 22, "B-200", 3.0)]
+    lines = {"21": sale_line(21, SHOPIFY_LINE, sequence=1), "22": sale_line(22, 2**64 - 1, sequence=2)}
+
+    (confirmed,) = mapping.shipment_payloads(shipment_message(moves, lines))
+
+    assert [(ln.line, ln.sku) for ln in confirmed.shipment.lines] == [(SHOPIFY_LINE, "A-100"), (2**64 - 1, "B-200")]
+
+
+def test_a_message_stored_before_the_hub_line_moved_to_the_note_still_maps_by_sequence() -> None:
+    legacy = {"id": 21, "sequence": 4, "sale.": {"id": 1, "reference": "SO-1"}}  # no `line`: sequence was the hub's
+
+    (confirmed,) = mapping.shipment_payloads(shipment_message([stock_move(1, 21, "A-100", 1.0)], {"21": legacy}))
+
+    assert [ln.line for ln in confirmed.shipment.lines] == [4], "a replay of an old message maps as it did"
+
+
+def test_a_sale_line_that_names_no_hub_line_is_refused_naming_it_and_its_order() -> None:
+    message = shipment_message([stock_move(1, 21, "A-100", 1.0)], {"21": sale_line(21, None)})
+
+    with pytest.raises(
+        MappingError, match=r"Tryton shipment S-7 \(id 7\): sale line 21 of order SO-1 names no hub line"
+    ):
+        mapping.shipment_payloads(message)
 
 
 def test_moves_of_sales_the_hub_did_not_make_map_to_nothing() -> None:
@@ -406,7 +501,7 @@ def approved(*lines: tuple[str, int, str]) -> catalog.SupplierInvoiceApproved:
 
 
 def test_the_draft_tryton_made_takes_the_billed_quantities_and_prices_and_loses_what_was_not_billed() -> None:
-    drafts = [
+    drafts: list[dict[str, Any]] = [
         {"id": 901, "origin": "purchase.line,55", "quantity": 10.0},
         {"id": 902, "origin": "purchase.line,56", "quantity": 4.0},
         {"id": 903, "origin": None, "quantity": 1.0},  # a line a clerk added by hand

@@ -88,12 +88,25 @@ def shopify_id(value: Any, kind: str, where: str) -> int:
 
 
 def order_id_of(order: Mapping[str, Any]) -> int:
-    """The order's id. The GID wins when both are present: it is a string, so no JSON reader on the way can round
-    it, whereas `id` may have passed through one that reads numbers as doubles (…154508 arriving as …154500)."""
-    gid = order.get("admin_graphql_api_id")
-    if isinstance(gid, str) and gid.startswith("gid://shopify/Order/"):
-        return shopify_id(gid, "Order", "admin_graphql_api_id")
-    return shopify_id(order.get("id"), "Order", "id")
+    return id_of(order, "Order", "")
+
+
+def id_of(record: Mapping[str, Any], kind: str, where: str) -> int:
+    """A record's id (an order, a line item, a fulfillment...). The GID wins when both are present: it is a string,
+    so no JSON reader on the way can round it, whereas `id` may have passed through one that reads numbers as
+    doubles (…154508 arriving as …154500). `where` is the record's path, put before the field named in errors."""
+    gid = record.get("admin_graphql_api_id")
+    if isinstance(gid, str) and gid.startswith(f"gid://shopify/{kind}/"):
+        return shopify_id(gid, kind, f"{where}admin_graphql_api_id")
+    return shopify_id(record.get("id"), kind, f"{where}id")
+
+
+def _refunded_line_item(line: Mapping[str, Any], where: str) -> int:
+    """The line item a refund line refunds: the GID of the line item it embeds, else its `line_item_id`."""
+    item = line.get("line_item")
+    if isinstance(item, Mapping) and str(item.get("admin_graphql_api_id", "")).startswith("gid://shopify/LineItem/"):
+        return id_of(item, "LineItem", f"{where}.line_item.")
+    return shopify_id(line.get("line_item_id"), "LineItem", f"{where}.line_item_id")
 
 
 def _money(value: Any, where: str) -> Decimal:
@@ -189,7 +202,7 @@ def sales_order(order: Mapping[str, Any], rules: ShopOptions) -> dict[str, Any]:
             {
                 # The line item's own id numbers the line, so fulfillments and refunds, which name line items
                 # and not positions, find it without the order at hand.
-                "line": shopify_id(item.get("id"), "LineItem", f"{where}.id"),
+                "line": id_of(item, "LineItem", f"{where}."),
                 "sku": sku,
                 "quantity": {"value": str(quantity), "unit": rules.unit},
                 "unit_price": str(_money(item.get("price"), f"{where}.price")),
@@ -248,7 +261,7 @@ def order_snapshot(order: Mapping[str, Any], rules: ShopOptions) -> list[tuple[s
 def fulfillment(item: Mapping[str, Any], rules: ShopOptions) -> list[tuple[str, dict[str, Any]]]:
     """A fulfillment with tracking: the shipment it confirms (none when it failed or was cancelled, or when the hub's
     own warehouses ship and this is only Shopify echoing the fulfillment the hub pushed)."""
-    fulfillment_id = shopify_id(item.get("id"), "Fulfillment", "id")
+    fulfillment_id = id_of(item, "Fulfillment", "")
     number = order_number(rules, shopify_id(item.get("order_id"), "Order", "order_id"))
     if not rules.shipments_from_shopify or item.get("status") in ("cancelled", "error", "failure"):
         return []
@@ -266,7 +279,7 @@ def fulfillment(item: Mapping[str, Any], rules: ShopOptions) -> list[tuple[str, 
         where = f"line_items[{index}]"
         lines.append(
             {
-                "line": shopify_id(line.get("id"), "LineItem", f"{where}.id"),
+                "line": id_of(line, "LineItem", f"{where}."),
                 "sku": line.get("sku"),
                 "quantity": {"value": str(_quantity(line.get("quantity"), f"{where}.quantity")), "unit": rules.unit},
             }
@@ -286,7 +299,7 @@ def fulfillment(item: Mapping[str, Any], rules: ShopOptions) -> list[tuple[str, 
 
 def refund(item: Mapping[str, Any], rules: ShopOptions) -> list[tuple[str, dict[str, Any]]]:
     """A refund of line items: the credit memo it amounts to."""
-    refund_id = shopify_id(item.get("id"), "Refund", "id")
+    refund_id = id_of(item, "Refund", "")
     number = order_number(rules, shopify_id(item.get("order_id"), "Order", "order_id"))
     if not rules.customer:
         raise MappingError(
@@ -302,7 +315,7 @@ def refund(item: Mapping[str, Any], rules: ShopOptions) -> list[tuple[str, dict[
             currencies.add(money)
         lines.append(
             {
-                "line": shopify_id(line.get("line_item_id"), "LineItem", f"{where}.line_item_id"),
+                "line": _refunded_line_item(line, where),
                 "sku": (line.get("line_item") or {}).get("sku"),
                 "quantity": {"value": str(quantity), "unit": rules.unit},
                 "unit_price": str(subtotal / quantity) if quantity else "0",
@@ -367,11 +380,11 @@ def identity(topic: str, payload: Mapping[str, Any], rules: ShopOptions) -> tupl
         digest = hashlib.sha256(json.dumps(seen, sort_keys=True, default=str).encode()).hexdigest()[:24]
         return f"shopify-order:{order_id}:{digest}", order_number(rules, order_id)
     if topic in FULFILLMENT_TOPICS:
-        ident = shopify_id(payload.get("id"), "Fulfillment", "id")
+        ident = id_of(payload, "Fulfillment", "")
         return f"shopify-fulfillment:{ident}", order_number(
             rules, shopify_id(payload.get("order_id"), "Order", "order_id")
         )
-    ident = shopify_id(payload.get("id"), "Refund", "id")
+    ident = id_of(payload, "Refund", "")
     return f"shopify-refund:{ident}", order_number(rules, shopify_id(payload.get("order_id"), "Order", "order_id"))
 
 

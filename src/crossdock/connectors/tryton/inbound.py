@@ -4,10 +4,11 @@ invoices, stock adjustments, confirmed purchases, and, to link ids, the sales th
 posted. Each fact becomes one raw message handed to intake; `TrytonInbound` maps stored messages to canonical events
 in a worker.
 
-Owns: the watermarks (uow.watermarks) and the cross-references it reads (uow.xrefs: order <-> sale, customer <->
-party, item <-> product, shipment, invoice, purchase_order <-> purchase, supplier <-> party, journal_entry <-> move),
-written in the same unit of work as the messages of a page, so a crash re-reads and never skips. Must not: map in
-the poller (the stored raw record is what a replay re-maps), or write the hub's business state.
+Owns: the watermarks (uow.watermarks) and the cross-references it reads (uow.xrefs: order <-> sale, order_line <->
+sale line, customer <-> party, item <-> product, shipment, invoice, purchase_order <-> purchase, supplier <-> party,
+journal_entry <-> move), written in the same unit of work as the messages of a page, so a crash re-reads and
+never skips. Must not: map in the poller (the stored raw record is what a replay re-maps), or write the hub's
+business state.
 
 Every poll re-reads `overlap_seconds` before the watermark: a Tryton transaction that started earlier commits
 with an earlier write_date than rows already read. The re-read is harmless: a message's key is the record's id
@@ -25,6 +26,7 @@ from typing import Any
 from crossdock.connectors.tryton import mapping
 from crossdock.connectors.tryton.client import TrytonClient, TrytonError
 from crossdock.domain.events import Envelope
+from crossdock.hub.errors import MappingError
 from crossdock.hub.ports import (
     CrossReference,
     Identity,
@@ -41,6 +43,10 @@ log = logging.getLogger(__name__)
 # Intake's preparation of a raw message (hub.intake.prepare): identify it with the source's adapter, key it.
 Prepare = Callable[[str, bytes, Mapping[str, str], datetime], NewMessage]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class UnmarkedSaleLine(MappingError):
+    """A sale line of a hub order names no hub line: it was never pinned and its note has lost the marker."""
 
 
 @dataclass
@@ -89,7 +95,9 @@ class _Page:
 
 _SHIPMENT_FIELDS = ["number", "state", "write_date", "effective_date", "warehouse.code", "outgoing_moves"]
 _MOVE_FIELDS = ["state", "quantity", "unit.symbol", "product.code", "origin"]
-_SALE_LINE_FIELDS = ["sequence", "sale.reference"]
+_SALE_LINE_FIELDS = ["sequence", "note", "sale.reference"]
+# Sales whose lines no longer change: their lines' hub ids are pinned as cross-references when first read.
+_CONFIRMED = ("confirmed", "processing", "done")
 # Only what a confirmed purchase keeps: the message of a purchase read again (processing, then done) is the same.
 _PURCHASE_FIELDS = ["number", "purchase_date", "delivery_date", "party", "party.code", "currency.code"]
 _PURCHASE_FIELDS += ["warehouse.code", "lines"]
@@ -173,6 +181,11 @@ class TrytonPoller:
                 log.warning("source %s: reading %s from Tryton failed: %s", self.source, stream, exc)
                 report.error = f"{stream}: {exc}"
                 break
+            except UnmarkedSaleLine as exc:
+                # The stream waits at this record (its watermark does not pass it) until a person puts the note
+                # right: taking the fact in without its lines would lose them, skipping it would lose the fact.
+                log.error("source %s: %s", self.source, exc)
+                report.error = f"{stream}: {exc}"
         return report
 
     def close(self) -> None:
@@ -237,19 +250,29 @@ class TrytonPoller:
             links.append(self._ref("order", sale["reference"], sale["id"]))
             if sale.get("party."):
                 links.append(self._ref("customer", sale["party."]["code"], sale["party"]))
-        lines = self.client.read("sale.line", [i for s in rows for i in s["lines"]], ["product", "product.code"])
+        fields = ["product", "product.code", "type", "note"]
+        lines = self.client.read("sale.line", [i for s in rows for i in s["lines"]], fields)
         links += [self._ref("item", ln["product."]["code"], ln["product"]) for ln in lines if ln.get("product.")]
+        # Pin each line's hub id as soon as the sale is confirmed (its lines fixed): a note edited later changes
+        # nothing. A pin a later note contradicts is kept (and logged by _link_all).
+        sale_of = {int(i): sale for sale in rows for i in sale["lines"]}
+        for line in lines:
+            sale = sale_of[int(line["id"])]
+            hub_line = mapping.hub_line_in(line.get("note"))
+            if sale["state"] in _CONFIRMED and line.get("type") == "line" and hub_line is not None:
+                key = mapping.order_line_key(sale["reference"], hub_line)
+                links.append(self._ref(mapping.ORDER_LINE, key, line["id"]))
         return _Page([], [ln for ln in links if ln is not None], _last(rows))
 
     def _shipments(self, rows: list[dict[str, Any]]) -> _Page:
         moves = self.client.read(
             "stock.move", [m for s in rows for m in s["outgoing_moves"]], ["shipment", *_MOVE_FIELDS]
         )
-        sale_lines = self._sale_lines(move.get("origin") for move in moves)
+        sale_lines, links = self._sale_lines(move.get("origin") for move in moves)
         by_shipment: dict[int, list[dict[str, Any]]] = {}
         for move in moves:
             by_shipment.setdefault(_ref_id(move.get("shipment")), []).append(move)
-        messages, links = [], []
+        messages = []
         for shipment in rows:
             own = by_shipment.get(int(shipment["id"]), [])
             related = {str(k): v for k, v in sale_lines.items() if _origin_in(k, own)}
@@ -257,6 +280,7 @@ class TrytonPoller:
                 continue  # not a shipment of a sale the hub made
             links.append(self._ref("shipment", f"{self.prefix}{shipment['number']}", shipment["id"]))
             if shipment["state"] == "done":
+                _require_hub_lines(related, f"shipment {shipment['number']}")
                 record = {k: v for k, v in shipment.items() if k not in ("warehouse.", "write_date")}
                 record["done_at"] = shipment["write_date"]
                 warehouse = (shipment.get("warehouse.") or {}).get("code")
@@ -269,19 +293,20 @@ class TrytonPoller:
         lines = self.client.read(
             "account.invoice.line", [i for r in rows for i in r["lines"]], ["invoice", *_INVOICE_LINE_FIELDS]
         )
-        sale_lines = self._sale_lines(line.get("origin") for line in lines)
+        sale_lines, links = self._sale_lines(line.get("origin") for line in lines)
         moves = self.client.read("stock.move", [m for ln in lines for m in ln["stock_moves"]], ["shipment"])
         shipment_ids = sorted({_ref_id(m["shipment"]) for m in moves if m.get("shipment")})
         numbers = {s["id"]: s["number"] for s in self.client.read("stock.shipment.out", shipment_ids, ["number"])}
         shipment_of_move = {m["id"]: numbers.get(_ref_id(m.get("shipment"))) for m in moves}
         taxes = self.client.read("account.tax", sorted({t for ln in lines for t in ln["taxes"]}), ["type", "rate"])
         rate_of = {t["id"]: t["rate"] for t in taxes if t["type"] == "percentage" and t.get("rate") is not None}
-        messages, links = [], []
+        messages = []
         for invoice in rows:
             own = [ln for ln in lines if ln["invoice"] == invoice["id"]]
             related = {str(k): v for k, v in sale_lines.items() if _origin_in(k, own)}
             if not related or invoice["state"] not in ("posted", "paid"):
                 continue
+            _require_hub_lines(related, f"invoice {invoice['number']}")
             shipments = {
                 str(ln["id"]): next((shipment_of_move[m] for m in ln["stock_moves"] if shipment_of_move.get(m)), None)
                 for ln in own
@@ -364,9 +389,25 @@ class TrytonPoller:
         return str(found[0]["code"]) if found and found[0].get("code") else None
 
     # ---- helpers -----------------------------------------------------------------------------------------------------
-    def _sale_lines(self, origins: Iterator[Any] | Sequence[Any]) -> dict[int, dict[str, Any]]:
+    def _sale_lines(
+        self, origins: Iterator[Any] | Sequence[Any]
+    ) -> tuple[dict[int, dict[str, Any]], list[CrossReference | None]]:
+        """The sale lines moves or invoice lines come from, as raw messages keep them (each with its hub line: the
+        pinned one, else its note's), and the pins to make for those first met here."""
         ids = sorted({i for o in origins if (i := mapping.origin_id(o, "sale.line")) is not None})
-        return {int(line["id"]): line for line in self.client.read("sale.line", ids, _SALE_LINE_FIELDS)}
+        lines = self.client.read("sale.line", ids, _SALE_LINE_FIELDS)
+        with self.begin() as uow:
+            keys = {int(ln["id"]): uow.xrefs.hub_id(mapping.ORDER_LINE, self.source, str(ln["id"])) for ln in lines}
+        entries, pins = {}, []
+        for line in lines:
+            key = keys[int(line["id"])]
+            pinned = mapping.line_of_key(key) if key is not None else None
+            entry = mapping.sale_line_entry(line, pinned)
+            entries[int(line["id"])] = entry
+            reference = (line.get("sale.") or {}).get("reference")
+            if pinned is None and entry["line"] is not None and reference:
+                pins.append(self._ref(mapping.ORDER_LINE, mapping.order_line_key(reference, entry["line"]), line["id"]))
+        return entries, pins
 
     def _ref(self, kind: str, hub_id: Any, external_id: Any) -> CrossReference | None:
         if not hub_id or external_id is None:
@@ -409,6 +450,17 @@ def _link_all(uow: UnitOfWork, links: Sequence[CrossReference], at: datetime) ->
             # older link stands until someone decides.
             log.warning("cross-reference %s %s not linked: %s", ref.kind, ref.hub_id, exc)
     return made
+
+
+def _require_hub_lines(sale_lines: Mapping[str, Mapping[str, Any]], what: str) -> None:
+    for line in sale_lines.values():
+        order = (line.get("sale.") or {}).get("reference")
+        if order and line["line"] is None:
+            raise UnmarkedSaleLine(
+                f"Tryton {what}: sale line {line['id']} (line {line.get('sequence')} of the sale for order {order}) "
+                f"names no hub line: its note lost '{mapping.LINE_MARK}<line>' before the hub read it. Write the hub "
+                f"order's line id back into that note; this stream waits at {what} until then"
+            )
 
 
 def _origin_in(line_id: int, records: Sequence[Mapping[str, Any]]) -> bool:

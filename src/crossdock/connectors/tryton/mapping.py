@@ -5,7 +5,10 @@ messages the poller stores, and what the sender writes for receipts, supplier in
 not: call Tryton or the hub's stores.
 
 How a Tryton record finds its hub order: a sale made by the hub carries the hub's order number in `reference` and
-each sale line the hub's line number in `sequence`; moves and invoice lines point at their sale line by `origin`.
+each sale line the hub's line id in its `note` (`crossdock:line=<id>`; `sequence` is only the line's position, 1..n:
+it is a 32-bit integer on PostgreSQL, and hub line ids, Shopify's line item ids, are not); moves and invoice lines
+point at their sale line by `origin`. The poller pins each line's hub id as a cross-reference the first time it
+reads it and writes the hub line into the raw message (`sale_lines[].line`), so a note edited later changes nothing.
 Records of sales the hub did not make (no reference) map to nothing. A purchase confirmed in Tryton is the hub's
 purchase order of the same number (with the source's prefix); its goods lines are numbered 1, 2... in Tryton's
 order (`purchase_line_numbers`), and moves and invoice lines find them by `origin` again.
@@ -14,6 +17,7 @@ order (`purchase_line_numbers`), and moves and invoice lines find them by `origi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -48,6 +52,11 @@ PURCHASE = "purchase"
 KINDS = (SHIPMENT, INVOICE, MOVE, PURCHASE)
 # A hub journal entry posted as a Tryton move says so in the move's description: "crossdock:<entry> <source>".
 JOURNAL_MARK = "crossdock:"
+# A sale line the hub made names its hub line in its note (a field Tryton prints on no document); see hub_line_in.
+LINE_MARK = "crossdock:line="
+_LINE_MARK = re.compile(re.escape(LINE_MARK) + r"(\d+)")
+# The cross-reference kind of a sale line: hub id "<order>#<line>", Tryton id the sale.line id.
+ORDER_LINE = "order_line"
 
 
 def tryton_unit(unit: str) -> str:
@@ -95,7 +104,7 @@ def sale_values(order: documents.SalesOrder, refs: SaleRefs, invoice_method: str
         "reference": order.number,
         "invoice_method": invoice_method,
         "shipment_method": "order",
-        "lines": [["create", [sale_line_values(line, refs) for line in order.lines]]],
+        "lines": [["create", sale_lines_values(order, refs)]],
     }
     if order.customer_reference:
         values["description"] = order.customer_reference
@@ -104,15 +113,60 @@ def sale_values(order: documents.SalesOrder, refs: SaleRefs, invoice_method: str
     return values
 
 
-def sale_line_values(line: documents.SalesOrderLine, refs: SaleRefs) -> dict[str, Any]:
+def sale_lines_values(order: documents.SalesOrder, refs: SaleRefs) -> list[dict[str, Any]]:
+    """The sale lines of an order, in the order's line order."""
+    return [sale_line_values(line, refs, position) for position, line in enumerate(order.lines, start=1)]
+
+
+def sale_line_values(line: documents.SalesOrderLine, refs: SaleRefs, position: int) -> dict[str, Any]:
+    """`sequence` is the line's position (Tryton's Integer is 32-bit on PostgreSQL; a Shopify line id is not), the
+    hub's line id travels in the note."""
     product, unit = refs.products[line.sku]
     return {
         "type": "line",
-        "sequence": line.line,
+        "sequence": position,
+        "note": line_note(line.line),
         "product": product,
         "quantity": float(line.quantity.value),
         "unit": unit,
         "unit_price": line.unit_price,
+    }
+
+
+def line_note(line: int) -> str:
+    return f"{LINE_MARK}{line}"
+
+
+def hub_line_in(note: Any) -> int | None:
+    """The hub line a sale line's note names; None when it names none, or two different ones (a clerk's paste). Text a
+    clerk adds around the marker does not matter."""
+    if not isinstance(note, str):
+        return None
+    found = {int(number) for number in _LINE_MARK.findall(note)}
+    return found.pop() if len(found) == 1 else None
+
+
+def order_line_key(order: str, line: int) -> str:
+    """The hub id of an order line in the cross-references: '<order>#<line>'."""
+    return f"{order}#{line}"
+
+
+def line_of_key(key: str) -> int | None:
+    """The line of an order_line cross-reference's hub id; None when it is not one."""
+    _, sep, line = key.rpartition("#")
+    return int(line) if sep and line.isascii() and line.isdigit() else None
+
+
+def sale_line_entry(line: Mapping[str, Any], pinned: int | None) -> dict[str, Any]:
+    """A sale line as the poller's raw message keeps it: its id, position and sale, and `line`, the hub line it is:
+    the cross-reference pinned when the poller first read it, else the marker in its note (None when neither). The
+    note itself is left out: a clerk's later edit must not make the same fact a different message."""
+    sale = line.get("sale.") or {}
+    return {
+        "id": line["id"],
+        "sequence": line.get("sequence"),
+        "sale.": {"id": sale.get("id"), "reference": sale.get("reference")},
+        "line": pinned if pinned is not None else hub_line_in(line.get("note")),
     }
 
 
@@ -170,6 +224,20 @@ def _order_of(line: Mapping[str, Any]) -> str:
     return str(line["sale."]["reference"])
 
 
+def _hub_line(line: Mapping[str, Any], where: str) -> int:
+    """The hub line of a sale line in a stored message. Messages stored before the hub line moved to the note have
+    no `line`: their `sequence` was the hub line then."""
+    if "line" not in line:
+        return int(line["sequence"])
+    hub_line = line["line"]
+    if not isinstance(hub_line, int) or isinstance(hub_line, bool):
+        raise MappingError(
+            f"{where}: sale line {line['id']} of order {_order_of(line)} names no hub line (its note lost "
+            f"'{LINE_MARK}<line>' before the hub read it)"
+        )
+    return hub_line
+
+
 def _stamp(value: Any) -> datetime | None:
     if value is None:
         return None
@@ -201,7 +269,7 @@ def shipment_payloads(message: Mapping[str, Any], prefix: str = "") -> list[cata
         quantity = quantity_of(move["quantity"], move["unit."]["symbol"], where)
         sku = str(move["product."]["code"])
         lines = per_order.setdefault(_order_of(line), {})
-        seq = int(line["sequence"])
+        seq = _hub_line(line, where)
         before = lines.get(seq, (sku, quantity.unit, Decimal(0)))
         if before[:2] != (sku, quantity.unit):
             raise MappingError(f"{where}: moves of sale line {line['id']} differ in product or unit")
@@ -247,7 +315,7 @@ def invoice_payloads(message: Mapping[str, Any], prefix: str = "") -> list[catal
         quantity = quantity_of(line["quantity"], line["unit."]["symbol"], where)
         per_order.setdefault(order, []).append(
             documents.InvoiceLine(
-                line=int(sale_line["sequence"]),
+                line=_hub_line(sale_line, where),
                 sku=line["product."]["code"],
                 quantity=quantity,
                 unit_price=Decimal(str(line["unit_price"])),

@@ -196,7 +196,7 @@ class TrytonSender:
             {
                 "lines": [
                     ["delete", list(sale["lines"])],
-                    ["create", [mapping.sale_line_values(ln, refs) for ln in order.lines]],
+                    ["create", mapping.sale_lines_values(order, refs)],
                 ]
             },
         )
@@ -213,10 +213,30 @@ class TrytonSender:
                 f"order {number}: Tryton sale {sale['number'] or sale['id']} totals {untaxed} "
                 f"{sale['currency.']['code']} before tax, the hub accepted {total}"
             )
+        self._check_line_marks(number, sale)
         if sale["state"] == "draft":
             self.client.button("sale.sale", "quote", [sale["id"]])
         self.client.button("sale.sale", "confirm", [sale["id"]])
         log.info("order %s confirmed as Tryton sale %s", number, sale["id"])
+
+    def _check_line_marks(self, number: str, sale: Mapping[str, Any]) -> None:
+        """Before Tryton confirms: every goods line still names its hub line in its note, once. A line a clerk added,
+        or whose note lost the marker, would leave its shipments with no hub line; a person puts it right first."""
+        lines = self.client.read("sale.line", list(sale["lines"]), ["type", "sequence", "note"])
+        seen: dict[int, int] = {}
+        for line in sorted(lines, key=lambda ln: (ln.get("sequence") or 0, int(ln["id"]))):
+            if line.get("type", "line") != "line":
+                continue
+            hub_line = mapping.hub_line_in(line.get("note"))
+            where = f"order {number}: line {line.get('sequence')} of Tryton sale {sale['number'] or sale['id']}"
+            if hub_line is None:
+                raise SaleRefused(
+                    f"{where} names no hub line in its note ('{mapping.LINE_MARK}<line>'): a line the hub did not "
+                    "make, or a note edited; put it right in Tryton, then replay"
+                )
+            if hub_line in seen:
+                raise SaleRefused(f"{where} names hub line {hub_line}, as line {seen[hub_line]} does")
+            seen[hub_line] = line.get("sequence") or 0
 
     def cancel(self, number: str, *, only_open: bool) -> None:
         sale = self.find_sale(number)
