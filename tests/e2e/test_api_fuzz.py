@@ -39,6 +39,8 @@ MUST_COVER = {
     "GET /v1/connectors",
     "GET /v1/partners",
     "GET /v1/partners/{name}",
+    "GET /v1/xrefs",
+    "POST /v1/xrefs",
 }
 ESTATE = Path(__file__).resolve().parents[2] / "src" / "crossdock" / "examples" / "estate.yaml"
 

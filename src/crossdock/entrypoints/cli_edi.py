@@ -34,6 +34,7 @@ errors = Console(stderr=True)
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
 ]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
 PartnerOption = Annotated[str | None, typer.Option("--partner", "-p", help="A partner of the configuration.")]
 
 # What `edi render` takes: the canonical document, and the X12 set it becomes.
@@ -51,11 +52,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(partners_app, name="partners")
 
 
-def _settings(config_path: Path | None) -> config.Settings:
+def _settings(config_path: Path | None, data_dir: Path | None = None) -> config.Settings:
     from crossdock.entrypoints import cli  # the main command imports this module to register it
 
     try:
-        return cli.load_settings(config_path)
+        return cli.load_settings(config_path, data_dir)
     except config.ConfigError as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -173,10 +174,12 @@ def _transaction(kind: str, document: Any, rules: x12_mapping.PartnerRules) -> x
 
 @partners_app.command("list")
 def partners_list(
-    config_path: ConfigOption = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The configured trading partners."""
-    settings = _settings(config_path)
+    settings = _settings(config_path, data_dir)
     rows = []
     for name, p in sorted(settings.partners.items()):
         where = "-"
@@ -206,10 +209,12 @@ def partners_list(
 @partners_app.command("check")
 def partners_check(
     config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
     connect: Annotated[bool, typer.Option("--connect", help="Also log in to SFTP servers and list inbound.")] = False,
 ) -> None:
-    """Check every profile, and that its transport is reachable (folders exist and are writable); exit 1 if not."""
-    settings = _settings(config_path)
+    """Check every profile, and that its transport is reachable (folders exist and are writable); exit 1 if not.
+    Relative folders are under the data dir."""
+    settings = _settings(config_path, data_dir)
     failed = 0
     for name, p in sorted(settings.partners.items()):
         profile = Profile(name, p)

@@ -306,13 +306,17 @@ class _Collector:
                         self._seed_message(stored.message_id)
 
     def _as_sent_interchange(self, key: str) -> None:
-        """The control number of an interchange the hub wrote to a partner (ISA13 or UNB reference, or GS06)."""
-        candidates = list(dict.fromkeys([key, key.zfill(9)] if key.isdigit() and len(key) < 9 else [key]))
+        """The control number of an interchange the hub wrote to a partner (ISA13 or UNB reference, or GS06), alone
+        or as `partner:number`, the name the EDI desk's acknowledgement exceptions are about."""
+        named, colon, rest = key.partition(":")
+        partner, number = (named, rest) if colon and named and rest else (None, key)
+        zeros = [number.zfill(9)] if number.isdigit() and len(number) < 9 else []  # ISA13 is nine digits
+        candidates = list(dict.fromkeys([number, *zeros]))
         found: dict[str, SentInterchange] = {}
         for control in candidates:
-            for sent in self.uow.interchanges.find(interchange=control, limit=SCAN_MATCHES):
+            for sent in self.uow.interchanges.find(partner=partner, interchange=control, limit=SCAN_MATCHES):
                 found.setdefault(sent.delivery_id, sent)
-        for sent in self.uow.interchanges.find(group=key, limit=SCAN_MATCHES):
+        for sent in self.uow.interchanges.find(partner=partner, group=number, limit=SCAN_MATCHES):
             found.setdefault(sent.delivery_id, sent)
         for sent in found.values():
             note = f"{sent.document} sent to {sent.partner} as interchange {sent.interchange}"
@@ -321,6 +325,14 @@ class _Collector:
             if stored is not None:
                 self.add_event(stored)
             self.reach(sent.business_key)
+            self._exceptions_about(f"{sent.partner}:{sent.interchange}")  # acknowledgement overdue, rejected...
+
+    def _exceptions_about(self, key: str) -> None:
+        for exception in self.uow.exceptions.find(ExceptionFilter(status=None, about_key=key, limit=1000)):
+            self.exceptions[exception.id] = exception
+            for stored in self.uow.log.for_subject(exception.id, limit=views.HISTORY_LIMIT):
+                if stored.envelope.subject == exception.id:
+                    self.add_event(stored)
 
     def _as_control_number(self, key: str) -> None:
         """A group (GS06) or set (ST02, UNH) control number: only the dedupe key of the message carries it, so the
@@ -410,11 +422,7 @@ class _Collector:
                 self.add_event(stored)
             for message in self.uow.inbox.find(key=key, limit=MESSAGE_LIMIT):
                 self.add_message(message)  # also those that failed before any event came of them
-            for exception in self.uow.exceptions.find(ExceptionFilter(status=None, about_key=key, limit=1000)):
-                self.exceptions[exception.id] = exception
-                for stored in self.uow.log.for_subject(exception.id, limit=views.HISTORY_LIMIT):
-                    if stored.envelope.subject == exception.id:
-                        self.add_event(stored)
+            self._exceptions_about(key)
             for ref in self.uow.xrefs.of(key):
                 self.xrefs[(ref.kind, ref.system, ref.hub_id)] = ref
             _, record = self.objects[key]

@@ -2,18 +2,24 @@
 business exception for master data (reason `missing-cross-reference`), opened and announced (exception.opened) as
 every exception is, not a crash, and the caller carries on.
 
+Also a person's link (`link`): checked, refused when it contradicts one already made, audited, and settling the
+missing-cross-reference exceptions that waited for it (exception.resolved, by that person).
+
 Must not: guess or create the missing link; a person (or the connector that learns it) links it, then retries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from crossdock.domain import catalog
 from crossdock.domain.events import Envelope, derive_id
+from crossdock.hub.handlers import exceptions
 from crossdock.hub.handlers.exceptions import Problem, open_exception
-from crossdock.hub.ports import UnitOfWork
+from crossdock.hub.ports import AuditEntry, CrossReference, ExceptionFilter, ExceptionStatus, UnitOfWork
 from crossdock.hub.router import HandlerContext
 
 OWNER = catalog.ExceptionOwner.MASTER_DATA
@@ -115,3 +121,125 @@ def _open(
     if ctx.emitted and publish is not None:
         publish(ctx_or_uow, ctx.emitted, None, at)
     return ident
+
+
+# ---- a person's link ------------------------------------------------------------------------------------------
+
+# The root source of what an operator causes, as hub/handlers names it: the trace shows its follow-ups as decisions.
+OPERATOR_SOURCE = "crossdock/operator"
+LINK_ACTION = "xref.link"  # the audit trail's name for a person's link
+# Open missing-cross-reference exceptions read to find those a new link settles: far more than master data ever has.
+WAITING_LIMIT = 10_000
+_KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+# What the store holds per column (storage/sql/tables.py: cross_references).
+_LONGEST = {"kind": 50, "system": 100, "hub_id": 300, "external_id": 300}
+
+
+class LinkConflict(ValueError):
+    """The id is linked to another one already: a link is one to one per kind and system, and never moved silently."""
+
+    def __init__(self, wanted: CrossReference, existing: CrossReference) -> None:
+        self.wanted = wanted
+        self.existing = existing
+        super().__init__(
+            f"{existing.kind} {existing.hub_id} is linked to {existing.system} id {existing.external_id} already: "
+            f"{wanted.hub_id} = {wanted.external_id} would contradict it"
+        )
+
+
+@dataclass(frozen=True)
+class Linked:
+    ref: CrossReference
+    created: bool  # False: the same link was there already
+    resolved: tuple[str, ...]  # the missing-cross-reference exceptions it settled
+
+
+def check(ref: CrossReference, systems: Collection[str]) -> list[tuple[str, str]]:
+    """What is wrong with a link a person asks for, as (field, reason); empty when nothing is. `systems` are the
+    names a link may be about (the configuration's sources, destinations and trading partners)."""
+    found: list[tuple[str, str]] = []
+    fields = {"kind": ref.kind, "system": ref.system, "hub_id": ref.hub_id, "external_id": ref.external_id}
+    for name, value in fields.items():
+        if not value:
+            found.append((name, "missing"))
+        elif value != value.strip() or any(ord(c) < 32 for c in value):
+            found.append((name, f"{value!r} has blanks around it or a control character"))
+        elif len(value) > _LONGEST[name]:
+            found.append((name, f"longer than {_LONGEST[name]} characters"))
+        elif name == "kind" and not _KIND.match(value):
+            found.append((name, f"{value!r} is not a kind (a lower-case word: item, location, customer, order...)"))
+        elif name == "system" and value not in systems:
+            known = ", ".join(sorted(systems)) or "none"
+            found.append((name, f"no source, destination or partner is named {value!r} (known: {known})"))
+    return found
+
+
+def existing(uow: UnitOfWork, ref: CrossReference) -> CrossReference | None:
+    """The link already made for either id of `ref` (kind and system alike); raises LinkConflict when it pairs one of
+    them with another id."""
+    theirs = uow.xrefs.external_id(ref.kind, ref.system, ref.hub_id)
+    if theirs is not None and theirs != ref.external_id:
+        raise LinkConflict(ref, CrossReference(ref.kind, ref.system, ref.hub_id, theirs))
+    ours = uow.xrefs.hub_id(ref.kind, ref.system, ref.external_id)
+    if ours is not None and ours != ref.hub_id:
+        raise LinkConflict(ref, CrossReference(ref.kind, ref.system, ours, ref.external_id))
+    return ref if theirs is not None else None
+
+
+def link(
+    uow: UnitOfWork,
+    ref: CrossReference,
+    *,
+    actor: str,
+    at: datetime,
+    publish: Publish,
+    note: str = "",
+    audit: bool = True,
+) -> Linked:
+    """Link the hub's id and the other system's in the caller's unit of work, and settle (action accept, by `actor`)
+    every open missing-cross-reference exception that waited for this pair, in either direction: exception.resolved
+    is published through `publish` (the processor's) as for any decision. The same link again changes nothing but
+    still settles what waits. Raises LinkConflict (nothing changed) when either id is linked to another one. `audit`
+    False: the caller keeps one record for many links (a file of them)."""
+    created = existing(uow, ref) is None
+    if created:
+        uow.xrefs.link(ref, at)
+    settled = tuple(_settle_waiting(uow, ref, actor=actor, at=at, publish=publish, note=note))
+    if audit:
+        details = {"external_id": ref.external_id, "created": created, "resolved": list(settled), "note": note}
+        target = f"{ref.kind}:{ref.system}:{ref.hub_id}"
+        uow.audit.append([AuditEntry(actor=actor, action=LINK_ACTION, target=target, at=at, details=details)])
+    pair = (ref.kind, ref.system, ref.external_id)
+    stored = [r for r in uow.xrefs.of(ref.hub_id) if (r.kind, r.system, r.external_id) == pair]
+    return Linked(stored[0] if stored else ref, created, settled)
+
+
+def _settle_waiting(
+    uow: UnitOfWork, ref: CrossReference, *, actor: str, at: datetime, publish: Publish, note: str
+) -> list[str]:
+    # An exception's id is derived from what it is about and the missing link (see _open); one opened anew after a
+    # resolution carries a "-N" suffix. Either direction may have been looked up: ours for theirs, theirs for ours.
+    keys = {"\x1f".join((ref.kind, ref.system, ref.hub_id)), "\x1f".join((ref.kind, ref.system, ref.external_id))}
+    waiting = uow.exceptions.find(ExceptionFilter(status=ExceptionStatus.OPEN, reason_code=REASON, limit=WAITING_LIMIT))
+    why = note or f"linked {ref.kind} {ref.hub_id} to {ref.system} id {ref.external_id}"
+    settled: list[str] = []
+    for found in waiting:
+        bases = {exceptions.exception_id(found.about_kind, found.about_key, REASON, key) for key in keys}
+        if found.id not in bases and found.id.rsplit("-", 1)[0] not in bases:
+            continue
+        updated, resolution = exceptions.take_action(
+            uow, found.id, catalog.ExceptionAction.ACCEPT, actor=actor, note=why, now=at
+        )
+        cause = Envelope(
+            id=derive_id("operator", f"{found.id}:{resolution.action.value}:{at.isoformat()}"),
+            source=OPERATOR_SOURCE,
+            type="crossdock.operator.acted.v1",
+            subject=found.id,
+            time=at,
+            partitionkey=updated.about_key,
+        )
+        ctx = HandlerContext(uow=uow, now=at, cause=cause)
+        ctx.emit(exceptions.RESOLVED, found.id, catalog.data_of(resolution), partitionkey=updated.about_key)
+        publish(uow, ctx.emitted, None, at)
+        settled.append(found.id)
+    return settled

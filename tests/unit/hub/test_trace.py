@@ -421,6 +421,57 @@ def test_the_control_number_of_an_interchange_the_hub_sent_leads_to_its_purchase
     assert sent.detail["interchange"]["interchange"] == "000000555"
 
 
+@pytest.mark.parametrize(
+    "control",
+    [
+        "acme:000000555",  # what the EDI desk's acknowledgement exceptions are about: partner and ISA13
+        "acme:555",  # the same without its leading zeros
+    ],
+)
+def test_a_sent_interchange_named_partner_colon_number_leads_to_its_purchase_order_and_its_exceptions(
+    estate: Estate, control: str
+) -> None:
+    estate.purchase_order("PO-5", 0)
+    released = estate.event("po-5-released", catalog.PurchaseOrderReleased.event_type, "PO-5", 1)
+    delivery = estate.delivery(released, "edi-acme-out", 2, [200])
+    estate.uow.interchanges.save(
+        SentInterchange(
+            delivery, "acme", "x12", "000000555", "555", "PO", (("850", "0001"),), "purchase order PO-5", "PO-5",
+            released.id, at(2), at(3600), "awaiting", at(3),
+        )
+    )  # fmt: skip
+    overdue = BusinessException(
+        "EX-ACK-555", "edi", "acknowledgement-overdue", "edi_interchange", "acme:000000555", "no 997", at(3600)
+    )
+    estate.uow.exceptions.open(overdue)
+    estate.event("ex-ack-555-opened", catalog.ExceptionOpened.event_type, "EX-ACK-555", 3600)
+
+    timeline = estate.trace(control)
+
+    assert [(m.found_as, m.target) for m in timeline.matches] == [("edi_sent_interchange", "PO-5")]
+    assert [o.key for o in timeline.objects] == ["PO-5"]
+    assert "EX-ACK-555" in [e.detail.get("id") for e in timeline.entries if e.kind == "exception"], (
+        "the acknowledgement exception about the interchange is part of its trace"
+    )
+
+
+def test_another_partners_interchange_of_the_same_number_is_not_found_by_partner_colon_number(
+    estate: Estate,
+) -> None:
+    estate.purchase_order("PO-5", 0)
+    released = estate.event("po-5-released", catalog.PurchaseOrderReleased.event_type, "PO-5", 1)
+    delivery = estate.delivery(released, "edi-acme-out", 2, [200])
+    estate.uow.interchanges.save(
+        SentInterchange(
+            delivery, "acme", "x12", "000000555", "555", "PO", (("850", "0001"),), "purchase order PO-5", "PO-5",
+            released.id, at(2), at(3600), "accepted", at(3), at(60),
+        )
+    )  # fmt: skip
+
+    assert not estate.trace("harbor:000000555").found
+    assert estate.trace("000000555").found, "the bare number still finds it, whoever it was sent to"
+
+
 def test_an_id_with_a_control_character_names_nothing(estate: Estate) -> None:
     order_to_cash(estate)
 

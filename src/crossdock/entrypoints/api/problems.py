@@ -60,6 +60,8 @@ class Code(StrEnum):
     RECONCILIATION_CONFLICT = "reconciliation-conflict"
     INVALID_COUNT = "invalid-count"
     PARTNER_NOT_FOUND = "partner-not-found"
+    INVALID_CROSS_REFERENCE = "invalid-cross-reference"
+    CROSS_REFERENCE_CONFLICT = "cross-reference-conflict"
     # The hub itself
     DATABASE_UNREACHABLE = "database-unreachable"
     MIGRATIONS_PENDING = "migrations-pending"
@@ -231,6 +233,20 @@ REGISTRY: Mapping[Code, Definition] = {
         "No such partner",
         "No trading partner of this name is configured.",
         "Check the name in `GET /v1/partners`.",
+    ),
+    Code.INVALID_CROSS_REFERENCE: Definition(
+        422,
+        "The cross-reference is not valid",
+        "A field of the link is refused (a system the configuration does not name, a kind that is not a lower-case "
+        "word, blanks or control characters); `errors` names each. Nothing was linked.",
+        "Fix the fields named in `errors` (`crossdock config check` lists the systems) and send again.",
+    ),
+    Code.CROSS_REFERENCE_CONFLICT: Definition(
+        409,
+        "Linked to another id already",
+        "One of the two ids is linked to another id of the same kind and system; `existing` names that link. "
+        "Nothing was changed.",
+        "Check which link is right; a link is never moved by another one. Do not retry unchanged.",
     ),
     Code.DATABASE_UNREACHABLE: Definition(
         503,
