@@ -167,6 +167,37 @@ def build(
     )
 
 
+# A database of the process's own, never written: what `check` builds the hub against.
+THROWAWAY_DATABASE = "sqlite://"
+
+
+def check(settings: Settings) -> list[ConfigError]:
+    """What `build` would refuse in these settings, each error naming its configuration path. Every source's inbound
+    side and every enabled destination's sender is built on its own and closed again, so that all of them are named
+    at once; when they all build, the whole hub is built (pollers, wiring, timers) against a throwaway in-memory
+    database and closed. Nothing is started, and neither the configured database nor any system is called."""
+    problems: list[ConfigError] = []
+    for name, source in settings.sources.items():
+        try:
+            _inbound(name, source, settings)
+        except ConfigError as exc:
+            problems.append(exc)
+    for name, dest in settings.destinations.items():
+        if not dest.enabled:
+            continue
+        try:
+            _destination(name, dest, settings, None).sender.close()
+        except ConfigError as exc:
+            problems.append(exc)
+    if problems:
+        return problems
+    try:
+        build(settings, engine=make_engine(THROWAWAY_DATABASE)).close()
+    except ConfigError as exc:
+        return [exc]
+    return []
+
+
 def _pollers(settings: Settings, hub: Hub) -> list[Poller]:
     """A poller per source whose connector declares one (an ERP read since a watermark, a partner's folder)."""
     feed = connectors.Feed(begin=hub.begin, prepare=hub.intake.prepare, receive=hub.receive, now=hub.clock.now)

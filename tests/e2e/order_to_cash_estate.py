@@ -13,6 +13,7 @@ from typing import Any
 
 from crossdock import bootstrap, config
 from crossdock.bootstrap import Runtime
+from crossdock.domain import catalog
 from crossdock.domain.workflows.order_to_cash import OrderState
 from crossdock.hub.ports import BusinessException, ExceptionFilter, ExceptionStatus, IntakeResult
 from crossdock.storage.sql import migrate
@@ -45,6 +46,29 @@ def settings_for(data_dir: Path, **sections: Any) -> config.Settings:
     }
     overrides.update(sections)
     return config.load(None, environ={}, overrides=overrides)
+
+
+def edi_customer_settings(data_dir: Path, database_url: str, name: str, partner: dict[str, Any]) -> config.Settings:
+    """Order to cash with one customer on EDI files: its interchanges come in at the edi source `edi-<name>`, and the
+    destination `edi-<name>-out` answers them (997) and sends it the ship notices and invoices of its orders."""
+    destination = f"edi-{name}-out"
+    return settings_for(
+        data_dir,
+        storage={"url": database_url},
+        partners={name: partner},
+        sources={"wms": {"kind": "canonical"}, f"edi-{name}": {"kind": "edi", "partner": name}},
+        destinations={destination: {"kind": "edi", "partner": name}},
+        subscriptions=[
+            {
+                "destination": destination,
+                "events": [
+                    catalog.EdiInterchangeReceived.event_type,
+                    catalog.ShipmentConfirmed.event_type,
+                    catalog.InvoicePosted.event_type,
+                ],
+            }
+        ],
+    )
 
 
 def sales_order(

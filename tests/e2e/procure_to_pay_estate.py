@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import httpx
 
 from crossdock import bootstrap, config
 from crossdock.domain import accounting, catalog
@@ -36,9 +41,25 @@ from crossdock.domain.procurement import (
     SupplierInvoiceLine,
 )
 from crossdock.domain.workflows.procure_to_pay import POState
-from crossdock.hub.ports import BusinessException, ExceptionFilter, ExceptionStatus, IntakeResult, PurchaseOrderRecord
+from crossdock.entrypoints import cli_governance
+from crossdock.entrypoints.api.app import create_app
+from crossdock.hub import governance
+from crossdock.hub.handlers.edi import INTERCHANGE_KIND
+from crossdock.hub.ports import (
+    BusinessException,
+    ExceptionFilter,
+    ExceptionStatus,
+    IntakeResult,
+    PurchaseOrderRecord,
+    SentInterchange,
+)
 from crossdock.hub.runtime import Hub
 from crossdock.storage.sql import migrate
+
+with warnings.catch_warnings():
+    # Starlette asks for the `httpx2` fork under its test client; plain httpx still works and is what we ship.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 DELIVERY = date(2025, 3, 14)
@@ -93,6 +114,32 @@ def settings_for(data_dir: Path, database_url: str | None = None, **sections: An
         overrides["storage"] = {"url": database_url}
     overrides.update(sections)
     return config.load(None, environ={}, overrides=overrides)
+
+
+def edi_supplier_settings(
+    data_dir: Path, database_url: str, partners: dict[str, dict[str, Any]], **sections: Any
+) -> config.Settings:
+    """Procure to pay with its suppliers on EDI files: per partner an edi source `edi-<name>` its interchanges are
+    posted to, and a destination `edi-<name>-out` that writes our purchase orders and answers to its folder."""
+    return settings_for(
+        data_dir,
+        database_url,
+        partners=partners,
+        sources={
+            ERP: {"kind": "canonical"},
+            WAREHOUSE: {"kind": "canonical"},
+            **{f"edi-{name}": {"kind": "edi", "partner": name} for name in partners},
+        },
+        destinations={f"edi-{name}-out": {"kind": "edi", "partner": name} for name in partners},
+        subscriptions=[
+            {
+                "destination": f"edi-{name}-out",
+                "events": [catalog.PurchaseOrderReleased.event_type, catalog.EdiInterchangeReceived.event_type],
+            }
+            for name in partners
+        ],
+        **sections,
+    )
 
 
 # ---- the documents -------------------------------------------------------------------------------------------------
@@ -298,6 +345,22 @@ class ProcureToPayEstate:
         """Signed balance of an account over the whole journal: debit positive."""
         return accounting.balances(self.journal()).get((account, "EUR"), D(0))
 
+    def outbound(self, kind: str, partner: str = "acme") -> list[Path]:
+        """The files of a kind ("850", "orders", "997"...) written to an EDI partner's folder, oldest first."""
+        folder = self.data_dir / "partners" / partner / "outbound"
+        return sorted(folder.glob(f"{kind}-*.edi")) if folder.exists() else []
+
+    def sent(self, partner: str = "acme") -> list[SentInterchange]:
+        """The interchanges sent to an EDI partner, oldest first."""
+        with self.hub.begin() as uow:
+            return list(reversed(uow.interchanges.find(partner=partner)))
+
+    def edi_exceptions(self, status: ExceptionStatus | None = None) -> list[BusinessException]:
+        """The exceptions about interchanges (overdue, rejected, unknown acknowledgements)."""
+        with self.hub.begin() as uow:
+            found = uow.exceptions.find(ExceptionFilter(status=status, limit=1000))
+        return [e for e in found if e.about_kind == INTERCHANGE_KIND]
+
     def released(self) -> list[dict[str, Any]]:
         """The events the supplier's outbound channel received, in order."""
         path = self.data_dir / "edi-out.jsonl"
@@ -305,3 +368,42 @@ class ProcureToPayEstate:
             return []
         lines = path.read_text(encoding="utf-8").splitlines()
         return [json.loads(line)["event"] for line in lines if line.strip()]
+
+
+def balanced(estate: ProcureToPayEstate) -> None:
+    """Every entry balances, and the journal's sequence has no gap."""
+    entries = estate.journal()
+    assert entries, "something was posted"
+    for entry in entries:
+        assert entry.total_debit == entry.total_credit, f"{entry.id} ({entry.rule}) does not balance"
+    assert sum((e.total_debit for e in entries), D(0)) == sum((e.total_credit for e in entries), D(0))
+    assert [e.sequence for e in entries] == list(range(1, len(entries) + 1))
+
+
+class ApiEstate(ProcureToPayEstate):
+    """The estate behind its HTTP API, called with an admin key (see `behind_the_api`)."""
+
+    client: TestClient
+
+    def post_interchange(self, source: str, body: bytes, content_type: str) -> httpx.Response:
+        """An EDI partner's file, posted to its edi source as its translator does."""
+        response: httpx.Response = self.client.post(
+            f"/v1/inbound/{source}", content=body, headers={"content-type": content_type}
+        )
+        return response
+
+
+_Api = TypeVar("_Api", bound=ApiEstate)
+
+
+@contextmanager
+def behind_the_api(estate: _Api) -> Iterator[_Api]:
+    """The estate with its API client, signed with a new admin key; stopped when done."""
+    assert estate.runtime is not None
+    _, token = cli_governance.create_key(
+        estate.hub.begin, estate.clock.now(), name="edi-admin", scopes=[governance.ADMIN], created_by="test"
+    )
+    with TestClient(create_app(estate.runtime), headers={"Authorization": f"Bearer {token}"}) as client:
+        estate.client = client
+        yield estate
+    estate.stop()

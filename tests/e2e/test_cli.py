@@ -112,6 +112,64 @@ def test_a_config_with_an_unknown_key_is_refused_with_the_key_and_its_line(tmp_p
     assert f"line {line}: {key}: unknown key" in " ".join(result.output.split())
 
 
+def http_connector_config(folder: Path, module: str, source_mapping: str, destination_mapping: str) -> Path:
+    """A configuration whose http source and destination name their mapping functions in `module`, a file in
+    `folder` holding an `order_in` and an `order_out`; the database is a SQLite file in the folder."""
+    (folder / f"{module}.py").write_text(
+        "def order_in(request):\n    return []\n\n\ndef order_out(event):\n    return None\n", encoding="utf-8"
+    )
+    path = folder / "crossdock.yaml"
+    path.write_text(
+        textwrap.dedent(
+            f"""\
+            data_dir: {folder}
+            storage:
+              url: sqlite:///{folder / "hub.db"}
+            sources:
+              erp:
+                kind: http
+                options: {{path: {folder}, mapping: "{source_mapping}"}}
+            destinations:
+              erp-out:
+                kind: http
+                options: {{path: {folder}, mapping: "{destination_mapping}", base_url: "http://erp.invalid/api"}}
+            subscriptions:
+              - destination: erp-out
+                events: ["crossdock.order.*"]
+            """
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_config_check_builds_the_connectors_and_names_every_mapping_that_cannot_be_loaded(tmp_path: Path) -> None:
+    path = http_connector_config(
+        tmp_path, "check_refused_mapping", "no_such_module:order_in", "check_refused_mapping:put"
+    )
+
+    result = crossdock("config", "check", "--config", str(path))
+
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "sources.erp.options.mapping: cannot import module 'no_such_module'" in said
+    assert "destinations.erp-out.options.mapping: module 'check_refused_mapping' has no 'put'" in said
+    assert "is valid" not in said
+    assert not (tmp_path / "hub.db").exists(), "checking a configuration never opens its database"
+
+
+def test_config_check_passes_connectors_that_build_without_opening_the_database(tmp_path: Path) -> None:
+    path = http_connector_config(
+        tmp_path, "check_loaded_mapping", "check_loaded_mapping:order_in", "check_loaded_mapping:order_out"
+    )
+
+    result = crossdock("config", "check", "--config", str(path))
+
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output
+    assert not (tmp_path / "hub.db").exists(), "checking a configuration never opens its database"
+
+
 def test_commands_refuse_a_database_that_was_never_upgraded_and_db_upgrade_fixes_it(config_file: Path) -> None:
     refused = crossdock("status", "--json", "--config", str(config_file))
     assert refused.exit_code == 2

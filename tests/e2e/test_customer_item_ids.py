@@ -12,10 +12,10 @@ import pytest
 from crossdock.connectors import x12
 from crossdock.connectors.x12 import mapping
 from crossdock.domain import catalog
-from tests.e2e.order_to_cash_estate import START, OrderToCashEstate, settings_for
+from tests.e2e.order_to_cash_estate import START, OrderToCashEstate, edi_customer_settings
 
 OURS, THEIRS = "999999999", "4405197800"
-SOURCE, DESTINATION = "edi-xyz", "edi-xyz-out"
+SOURCE = "edi-xyz"  # where the customer's interchanges come in (edi_customer_settings names it)
 XYZ = {
     "role": "customer",
     "id": THEIRS,
@@ -32,26 +32,7 @@ THEIR_RULES = mapping.PartnerRules(partner_id=OURS, our_id=THEIRS, our_qualifier
 
 @pytest.fixture
 def estate(tmp_path: Path, database_url: str) -> Iterator[OrderToCashEstate]:
-    built = OrderToCashEstate(
-        tmp_path,
-        settings_for(
-            tmp_path,
-            storage={"url": database_url},
-            partners={"xyz": XYZ},
-            sources={"wms": {"kind": "canonical"}, SOURCE: {"kind": "edi", "partner": "xyz"}},
-            destinations={DESTINATION: {"kind": "edi", "partner": "xyz"}},
-            subscriptions=[
-                {
-                    "destination": DESTINATION,
-                    "events": [
-                        catalog.EdiInterchangeReceived.event_type,
-                        catalog.ShipmentConfirmed.event_type,
-                        catalog.InvoicePosted.event_type,
-                    ],
-                }
-            ],
-        ),
-    )
+    built = OrderToCashEstate(tmp_path, edi_customer_settings(tmp_path, database_url, "xyz", XYZ))
     yield built
     built.stop()
 

@@ -14,12 +14,10 @@ import pytest
 
 from crossdock.connectors import x12
 from crossdock.connectors.x12 import mapping
-from crossdock.domain import catalog
-from crossdock.hub.handlers.edi import INTERCHANGE_KIND
-from crossdock.hub.ports import BusinessException, ExceptionFilter, ExceptionStatus, SentInterchange
+from crossdock.hub.ports import ExceptionStatus
 from tests.conftest import SAMPLES
 from tests.e2e.conftest import EstateFactory
-from tests.e2e.procure_to_pay_estate import ERP, START, WAREHOUSE, ProcureToPayEstate, purchase_order, settings_for
+from tests.e2e.procure_to_pay_estate import START, ProcureToPayEstate, edi_supplier_settings, purchase_order
 from tests.e2e.test_edi_intake import post_file
 from tests.e2e.test_edi_outbound import EDI_OUT, outbound
 
@@ -42,23 +40,10 @@ def supplier(name: str, supplier_number: str, **extra: Any) -> dict[str, Any]:
 
 def estate_with(data_dir: Path, database_url: str, **partners: dict[str, Any]) -> ProcureToPayEstate:
     """A procure-to-pay hub whose suppliers are X12 partners: an edi source and an 850 destination each."""
-    settings = settings_for(
+    settings = edi_supplier_settings(
         data_dir,
         database_url,
-        partners=partners,
-        sources={
-            ERP: {"kind": "canonical"},
-            WAREHOUSE: {"kind": "canonical"},
-            **{f"edi-{name}": {"kind": "edi", "partner": name} for name in partners},
-        },
-        destinations={f"edi-{name}-out": {"kind": "edi", "partner": name} for name in partners},
-        subscriptions=[
-            {
-                "destination": f"edi-{name}-out",
-                "events": [catalog.PurchaseOrderReleased.event_type, catalog.EdiInterchangeReceived.event_type],
-            }
-            for name in partners
-        ],
+        partners,
         procurement={
             "suppliers": [
                 {"number": "SUP-1", "currency": "EUR", "price_tolerance_percent": "2"},
@@ -76,13 +61,8 @@ def estate(tmp_path: Path, database_url: str) -> Iterator[ProcureToPayEstate]:
     built.stop()
 
 
-def files(estate: ProcureToPayEstate, kind: str, partner: str = "acme") -> list[Path]:
-    folder = estate.data_dir / "partners" / partner / "outbound"
-    return sorted(folder.glob(f"{kind}-*.edi")) if folder.exists() else []
-
-
 def the_850(estate: ProcureToPayEstate, index: int = 0) -> x12.Interchange:
-    [interchange] = x12.parse(files(estate, "850")[index].read_bytes())
+    [interchange] = x12.parse(estate.outbound("850")[index].read_bytes())
     return interchange
 
 
@@ -112,17 +92,6 @@ def rejecting_997(ours: x12.Interchange, control: int) -> bytes:
     return x12.write(built)
 
 
-def sent(estate: ProcureToPayEstate, partner: str = "acme") -> list[SentInterchange]:
-    with estate.hub.begin() as uow:
-        return list(reversed(uow.interchanges.find(partner=partner)))
-
-
-def edi_exceptions(estate: ProcureToPayEstate, status: ExceptionStatus | None = None) -> list[BusinessException]:
-    with estate.hub.begin() as uow:
-        found = uow.exceptions.find(ExceptionFilter(status=status, limit=1000))
-    return [e for e in found if e.about_kind == INTERCHANGE_KIND]
-
-
 def test_an_850_answered_by_an_accepting_997_leaves_nothing_open(estate: ProcureToPayEstate) -> None:
     estate.issue(purchase_order())
     estate.drain()
@@ -131,11 +100,11 @@ def test_an_850_answered_by_an_accepting_997_leaves_nothing_open(estate: Procure
     estate.hub.receive(SOURCE, accepting_997(ours, 501), {})
     estate.later(days=3)
 
-    [record] = sent(estate)
+    [record] = estate.sent()
     assert (record.interchange, record.group, record.sets) == ("000000001", "1", (("850", "0001"),))
     assert record.status == "accepted" and record.acknowledged_at is not None
     assert record.document == "purchase order PO-1 revision 1"
-    assert edi_exceptions(estate, status=None) == [], "an accepted interchange is never overdue"
+    assert estate.edi_exceptions(status=None) == [], "an accepted interchange is never overdue"
 
 
 def test_an_unanswered_850_is_overdue_once_and_a_late_997_resolves_it(estate: ProcureToPayEstate) -> None:
@@ -144,26 +113,26 @@ def test_an_unanswered_850_is_overdue_once_and_a_late_997_resolves_it(estate: Pr
     ours = the_850(estate)
 
     estate.later(hours=23)
-    assert edi_exceptions(estate) == [], "the partner has 24 hours from when the file was written"
+    assert estate.edi_exceptions() == [], "the partner has 24 hours from when the file was written"
     estate.later(hours=2)
     estate.later(days=2)
 
-    [overdue] = edi_exceptions(estate)
+    [overdue] = estate.edi_exceptions()
     assert (overdue.reason_code, overdue.about_key, overdue.owner) == (
         "acknowledgement-overdue",
         "acme:000000001",
         "edi",
     )
     assert "850 0001" in overdue.message and "PO-1" in overdue.message
-    assert sent(estate)[0].status == "awaiting"
+    assert estate.sent()[0].status == "awaiting"
 
     estate.hub.receive(SOURCE, accepting_997(ours, 502), {})
     estate.drain()
 
-    [closed] = edi_exceptions(estate, status=None)
+    [closed] = estate.edi_exceptions(status=None)
     assert closed.id == overdue.id and closed.status is ExceptionStatus.RESOLVED
     assert closed.actions[-1].actor == "crossdock/edi" and "000000502" in closed.actions[-1].note
-    assert sent(estate)[0].status == "accepted"
+    assert estate.sent()[0].status == "accepted"
 
 
 def test_a_997_rejecting_the_set_opens_an_exception_naming_the_set_the_document_and_the_codes(
@@ -175,14 +144,14 @@ def test_a_997_rejecting_the_set_opens_an_exception_naming_the_set_the_document_
     estate.hub.receive(SOURCE, rejecting_997(the_850(estate), 503), {})
     estate.drain()
 
-    [rejected] = edi_exceptions(estate)
+    [rejected] = estate.edi_exceptions()
     assert (rejected.reason_code, rejected.about_key) == ("acknowledgement-rejected", "acme:000000001")
     assert rejected.owner == "edi", "a refused interchange is the EDI desk's, not the supplier's buyer's"
     for named in ("acme", "000000001", "850 0001", "purchase order PO-1", "AK9 R", "AK5 R", "PO1", "code 7"):
         assert named in rejected.message, f"{named!r} missing from: {rejected.message}"
-    assert sent(estate)[0].status == "rejected"
+    assert estate.sent()[0].status == "rejected"
     estate.later(days=3)
-    assert [e.reason_code for e in edi_exceptions(estate)] == ["acknowledgement-rejected"], "answered: not overdue"
+    assert [e.reason_code for e in estate.edi_exceptions()] == ["acknowledgement-rejected"], "answered: not overdue"
 
 
 def test_a_997_for_a_group_never_sent_is_an_exception(estate: ProcureToPayEstate) -> None:
@@ -194,10 +163,10 @@ def test_a_997_for_a_group_never_sent_is_an_exception(estate: ProcureToPayEstate
     estate.hub.receive(SOURCE, accepting_997(stranger, 504), {})
     estate.drain()
 
-    [unmatched] = edi_exceptions(estate)
+    [unmatched] = estate.edi_exceptions()
     assert unmatched.reason_code == "acknowledgement-unmatched"
     assert "group PO 77" in unmatched.message and "not sent" in unmatched.message
-    assert sent(estate)[0].status == "awaiting", "our own 850 is still waiting for its answer"
+    assert estate.sent()[0].status == "awaiting", "our own 850 is still waiting for its answer"
 
 
 def test_control_numbers_run_from_one_per_partner_without_gaps_across_partners_and_a_restart(
@@ -223,7 +192,7 @@ def test_control_numbers_run_from_one_per_partner_without_gaps_across_partners_a
             partner_id=partner.upper(), our_id=OURS, item_ids=(mapping.ItemId(qualifier="BP"),)
         )
         out = []
-        for path in files(again, "850", partner):
+        for path in again.outbound("850", partner):
             [interchange] = x12.parse(path.read_bytes())
             [(group, tx)] = list(interchange.transactions())
             order = mapping.purchase_order_from_850(tx, rules)
@@ -232,7 +201,7 @@ def test_control_numbers_run_from_one_per_partner_without_gaps_across_partners_a
 
     assert numbers("acme") == [("000000001", "1", "PO-1"), ("000000002", "2", "PO-3"), ("000000003", "3", "PO-4")]
     assert numbers("bolt") == [("000000001", "1", "PO-2"), ("000000002", "2", "PO-5")]
-    assert [(s.interchange, s.business_key) for s in sent(again, "acme")] == [
+    assert [(s.interchange, s.business_key) for s in again.sent("acme")] == [
         ("000000001", "PO-1"),
         ("000000002", "PO-3"),
         ("000000003", "PO-4"),

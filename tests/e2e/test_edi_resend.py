@@ -13,7 +13,7 @@ from crossdock.connectors import x12
 from crossdock.hub import operations
 from crossdock.hub.ports import DeliveryFilter, DeliveryStatus
 from tests.e2e.procure_to_pay_estate import ProcureToPayEstate, purchase_order
-from tests.e2e.test_edi_acknowledgements import DESTINATION, estate_with, files, sent, supplier
+from tests.e2e.test_edi_acknowledgements import DESTINATION, estate_with, supplier
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def estate(tmp_path: Path, database_url: str) -> Iterator[ProcureToPayEstate]:
 def interchange_numbers(estate: ProcureToPayEstate) -> list[tuple[str, str]]:
     """(ISA13, GS06) of every 850 written to the supplier, oldest first."""
     found = []
-    for path in files(estate, "850"):
+    for path in estate.outbound("850"):
         [interchange] = x12.parse(path.read_bytes())
         found.append((interchange.control_number, interchange.groups[0].control_number))
     return found
@@ -55,7 +55,7 @@ def test_events_resent_to_a_trading_partner_are_numbered_written_and_await_their
     assert sorted(interchange_numbers(estate)) == [("000000001", "1"), ("000000002", "2")], (
         "the resent 850 is a new interchange, numbered after the first"
     )
-    first, again = sent(estate)
+    first, again = estate.sent()
     assert (again.interchange, again.group, again.status) == ("000000002", "2", "awaiting")
     assert again.event_id == first.event_id and again.delivery_id != first.delivery_id
     assert again.document == first.document == "purchase order PO-1 revision 1"
@@ -71,4 +71,4 @@ def test_a_second_resync_takes_numbers_again_and_the_first_keeps_its_own(estate:
     estate.drain()
 
     assert sorted(number for number, _ in interchange_numbers(estate)) == ["000000001", "000000002", "000000003"]
-    assert [s.interchange for s in sent(estate)] == ["000000001", "000000002", "000000003"]
+    assert [s.interchange for s in estate.sent()] == ["000000001", "000000002", "000000003"]

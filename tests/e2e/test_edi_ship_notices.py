@@ -11,34 +11,15 @@ import pytest
 
 from crossdock.connectors import x12
 from crossdock.domain import catalog
-from tests.e2e.order_to_cash_estate import OrderToCashEstate, sales_order, settings_for
-from tests.e2e.test_customer_item_ids import DESTINATION, SOURCE, XYZ, customer_850, ship
+from tests.e2e.order_to_cash_estate import OrderToCashEstate, edi_customer_settings, sales_order
+from tests.e2e.test_customer_item_ids import SOURCE, XYZ, customer_850, ship
 
 OUTBOUND = Path("partners") / "xyz" / "outbound"
 
 
 @pytest.fixture
 def estate(tmp_path: Path, database_url: str) -> Iterator[OrderToCashEstate]:
-    built = OrderToCashEstate(
-        tmp_path,
-        settings_for(
-            tmp_path,
-            storage={"url": database_url},
-            partners={"xyz": XYZ},
-            sources={"wms": {"kind": "canonical"}, SOURCE: {"kind": "edi", "partner": "xyz"}},
-            destinations={DESTINATION: {"kind": "edi", "partner": "xyz"}},
-            subscriptions=[
-                {
-                    "destination": DESTINATION,
-                    "events": [
-                        catalog.EdiInterchangeReceived.event_type,
-                        catalog.ShipmentConfirmed.event_type,
-                        catalog.InvoicePosted.event_type,
-                    ],
-                }
-            ],
-        ),
-    )
+    built = OrderToCashEstate(tmp_path, edi_customer_settings(tmp_path, database_url, "xyz", XYZ))
     yield built
     built.stop()
 

@@ -15,45 +15,22 @@ from crossdock.connectors import edifact
 from crossdock.connectors.edifact import contrl
 from crossdock.domain import catalog
 from crossdock.domain.edi_acknowledgements import owner_for
-from crossdock.hub.handlers.edi import INTERCHANGE_KIND
-from crossdock.hub.ports import BusinessException, ExceptionFilter, ExceptionStatus, SentInterchange
-from tests.e2e.procure_to_pay_estate import ERP, START, WAREHOUSE, ProcureToPayEstate, purchase_order, settings_for
-from tests.e2e.test_procure_to_pay_edifact import ACME, DESTINATION, SOURCE
+from crossdock.hub.ports import ExceptionStatus
+from tests.e2e.procure_to_pay_estate import START, ProcureToPayEstate, edi_supplier_settings, purchase_order
+from tests.e2e.test_procure_to_pay_edifact import ACME, SOURCE
 
 SUPPLIERS_DESK = owner_for("supplier").value  # who hears about a supplier's interchanges
 
 
 @pytest.fixture
 def estate(tmp_path: Path, database_url: str) -> Iterator[ProcureToPayEstate]:
-    settings = settings_for(
-        tmp_path,
-        database_url,
-        partners={"acme": ACME},
-        sources={
-            ERP: {"kind": "canonical"},
-            WAREHOUSE: {"kind": "canonical"},
-            SOURCE: {"kind": "edi", "partner": "acme"},
-        },
-        destinations={DESTINATION: {"kind": "edi", "partner": "acme"}},
-        subscriptions=[
-            {
-                "destination": DESTINATION,
-                "events": [catalog.PurchaseOrderReleased.event_type, catalog.EdiInterchangeReceived.event_type],
-            }
-        ],
-    )
-    built = ProcureToPayEstate(tmp_path, settings)
+    built = ProcureToPayEstate(tmp_path, edi_supplier_settings(tmp_path, database_url, {"acme": ACME}))
     yield built
     built.stop()
 
 
-def written(estate: ProcureToPayEstate, kind: str) -> list[Path]:
-    folder = estate.data_dir / "partners" / "acme" / "outbound"
-    return sorted(folder.glob(f"{kind}-*.edi")) if folder.exists() else []
-
-
 def the_orders(estate: ProcureToPayEstate) -> edifact.Interchange:
-    [path] = written(estate, "orders")
+    [path] = estate.outbound("orders")
     [interchange] = edifact.parse(path.read_bytes())
     return interchange
 
@@ -78,34 +55,23 @@ def bad_quantity(ours: edifact.Interchange) -> edifact.Issue:
     return edifact.Issue("invalid-value", "12", "unit not known", place)
 
 
-def sent(estate: ProcureToPayEstate) -> list[SentInterchange]:
-    with estate.hub.begin() as uow:
-        return list(reversed(uow.interchanges.find(partner="acme")))
-
-
-def edi_exceptions(estate: ProcureToPayEstate, status: ExceptionStatus | None = None) -> list[BusinessException]:
-    with estate.hub.begin() as uow:
-        found = uow.exceptions.find(ExceptionFilter(status=status, limit=1000))
-    return [e for e in found if e.about_kind == INTERCHANGE_KIND]
-
-
 def test_orders_answered_by_an_accepting_contrl_leaves_nothing_open(estate: ProcureToPayEstate) -> None:
     estate.issue(purchase_order())
     estate.drain()
     ours = the_orders(estate)
-    [awaiting] = sent(estate)
+    [awaiting] = estate.sent()
     assert (awaiting.interchange, awaiting.sets, awaiting.status) == ("000000001", (("ORDERS", "1"),), "awaiting")
 
     estate.hub.receive(SOURCE, contrl_for(ours, "801"), {})
     estate.later(days=3)
 
-    [record] = sent(estate)
+    [record] = estate.sent()
     assert record.status == "accepted" and record.acknowledged_at is not None
     assert record.acknowledgement.startswith("801: UCI A")
-    assert edi_exceptions(estate, status=None) == [], "an accepted interchange is never overdue"
+    assert estate.edi_exceptions(status=None) == [], "an accepted interchange is never overdue"
     [received] = estate.events(catalog.EdiAcknowledgementReceived.event_type)
     assert (received["standard"], received["interchange"], received["acknowledges"]) == ("edifact", "801", "000000001")
-    assert written(estate, "contrl") == [], "a CONTRL is never answered by a CONTRL"
+    assert estate.outbound("contrl") == [], "a CONTRL is never answered by a CONTRL"
 
 
 def test_an_unanswered_orders_is_overdue_once_and_a_late_contrl_resolves_it(estate: ProcureToPayEstate) -> None:
@@ -114,11 +80,11 @@ def test_an_unanswered_orders_is_overdue_once_and_a_late_contrl_resolves_it(esta
     ours = the_orders(estate)
 
     estate.later(hours=23)
-    assert edi_exceptions(estate) == [], "the supplier has 24 hours from when the file was written"
+    assert estate.edi_exceptions() == [], "the supplier has 24 hours from when the file was written"
     estate.later(hours=2)
     estate.later(days=2)
 
-    [overdue] = edi_exceptions(estate)
+    [overdue] = estate.edi_exceptions()
     assert (overdue.reason_code, overdue.about_key, overdue.owner) == (
         "acknowledgement-overdue",
         "acme:000000001",
@@ -129,10 +95,10 @@ def test_an_unanswered_orders_is_overdue_once_and_a_late_contrl_resolves_it(esta
     estate.hub.receive(SOURCE, contrl_for(ours, "802"), {})
     estate.drain()
 
-    [closed] = edi_exceptions(estate, status=None)
+    [closed] = estate.edi_exceptions(status=None)
     assert closed.id == overdue.id and closed.status is ExceptionStatus.RESOLVED
     assert closed.actions[-1].actor == "crossdock/edi" and "802" in closed.actions[-1].note
-    assert sent(estate)[0].status == "accepted"
+    assert estate.sent()[0].status == "accepted"
 
 
 def test_a_contrl_rejecting_the_message_opens_an_exception_naming_the_message_the_document_and_the_codes(
@@ -145,7 +111,7 @@ def test_a_contrl_rejecting_the_message_opens_an_exception_naming_the_message_th
     estate.hub.receive(SOURCE, contrl_for(ours, "803", [bad_quantity(ours)]), {})
     estate.drain()
 
-    [rejected] = edi_exceptions(estate)
+    [rejected] = estate.edi_exceptions()
     assert (rejected.reason_code, rejected.about_key, rejected.owner) == (
         "acknowledgement-rejected",
         "acme:000000001",
@@ -160,9 +126,9 @@ def test_a_contrl_rejecting_the_message_opens_an_exception_naming_the_message_th
         "segment 9 element 1.2 code 12",
     ):
         assert named in rejected.message, f"{named!r} missing from: {rejected.message}"
-    assert sent(estate)[0].status == "rejected"
+    assert estate.sent()[0].status == "rejected"
     estate.later(days=3)
-    assert [e.reason_code for e in edi_exceptions(estate)] == ["acknowledgement-rejected"], "answered: not overdue"
+    assert [e.reason_code for e in estate.edi_exceptions()] == ["acknowledgement-rejected"], "answered: not overdue"
 
 
 def test_a_contrl_for_an_interchange_never_sent_is_an_exception_and_ours_still_awaits(
@@ -177,7 +143,7 @@ def test_a_contrl_for_an_interchange_never_sent_is_an_exception_and_ours_still_a
     estate.hub.receive(SOURCE, contrl_for(stranger, "804"), {})
     estate.drain()
 
-    [unmatched] = edi_exceptions(estate)
+    [unmatched] = estate.edi_exceptions()
     assert unmatched.reason_code == "acknowledgement-unmatched"
     assert "interchange 000000077" in unmatched.message and "not sent" in unmatched.message
-    assert sent(estate)[0].status == "awaiting", "our own ORDERS is still waiting for its answer"
+    assert estate.sent()[0].status == "awaiting", "our own ORDERS is still waiting for its answer"

@@ -5,7 +5,6 @@ the PO price end in a resolved match exception and balanced books, and a resent 
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -20,31 +19,23 @@ from crossdock.connectors.edifact import mapping, writer
 from crossdock.connectors.edifact.contrl import read_contrl
 from crossdock.domain import catalog
 from crossdock.domain.workflows.procure_to_pay import InvoiceStatus, POStatus
-from crossdock.entrypoints import cli_governance
-from crossdock.entrypoints.api.app import create_app
-from crossdock.hub import governance
 from crossdock.hub.ports import ExceptionStatus
 from tests.e2e.procure_to_pay_estate import (
-    ERP,
     GR_IR,
     INPUT_TAX,
     PAYABLES,
     START,
     VARIANCE,
-    WAREHOUSE,
-    ProcureToPayEstate,
+    ApiEstate,
     acknowledgement,
+    balanced,
+    behind_the_api,
+    edi_supplier_settings,
     goods_receipt,
     purchase_order,
-    settings_for,
     ship_notice,
     supplier_invoice,
 )
-
-with warnings.catch_warnings():
-    # Starlette asks for the `httpx2` fork under its test client; plain httpx still works and is what we ship.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 D = Decimal
 OURS, THEIRS = "4000000000006", "5400000000003"  # GLNs, qualifier 14 (EAN)
@@ -67,50 +58,18 @@ ACME: dict[str, Any] = {
 AS_BUYER = mapping.MappingOptions(item_ids=mapping.BUYER_ITEM_IDS, currency="EUR")
 
 
-class EdifactEstate(ProcureToPayEstate):
+class EdifactEstate(ApiEstate):
     """The procure-to-pay estate with the supplier on EDIFACT: its files are posted to the intake over HTTP."""
 
-    client: TestClient
-
     def post_file(self, body: bytes) -> httpx.Response:
-        response: httpx.Response = self.client.post(
-            f"/v1/inbound/{SOURCE}", content=body, headers={"content-type": "application/edifact"}
-        )
-        return response
-
-    def outbound(self, kind: str) -> list[Path]:
-        folder = self.data_dir / "partners" / "acme" / "outbound"
-        return sorted(folder.glob(f"{kind}-*.edi")) if folder.exists() else []
+        return self.post_interchange(SOURCE, body, "application/edifact")
 
 
 @pytest.fixture
 def estate(tmp_path: Path, database_url: str) -> Iterator[EdifactEstate]:
-    settings = settings_for(
-        tmp_path,
-        database_url,
-        partners={"acme": ACME},
-        sources={
-            ERP: {"kind": "canonical"},
-            WAREHOUSE: {"kind": "canonical"},
-            SOURCE: {"kind": "edi", "partner": "acme"},
-        },
-        destinations={DESTINATION: {"kind": "edi", "partner": "acme"}},
-        subscriptions=[
-            {
-                "destination": DESTINATION,
-                "events": [catalog.PurchaseOrderReleased.event_type, catalog.EdiInterchangeReceived.event_type],
-            }
-        ],
-    )
-    built = EdifactEstate(tmp_path, settings)
-    assert built.runtime is not None
-    _, token = cli_governance.create_key(
-        built.hub.begin, built.clock.now(), name="edi-admin", scopes=[governance.ADMIN], created_by="test"
-    )
-    with TestClient(create_app(built.runtime), headers={"Authorization": f"Bearer {token}"}) as client:
-        built.client = client
+    settings = edi_supplier_settings(tmp_path, database_url, {"acme": ACME})
+    with behind_the_api(EdifactEstate(tmp_path, settings)) as built:
         yield built
-    built.stop()
 
 
 def from_supplier(message: edifact.Message, reference: str, at: datetime = START) -> bytes:
@@ -119,13 +78,6 @@ def from_supplier(message: edifact.Message, reference: str, at: datetime = START
         reference, sender=(THEIRS, "14"), recipient=(OURS, "14"), prepared=at, messages=[message], delimiters=COMMA
     )
     return edifact.render(built)
-
-
-def balanced(estate: ProcureToPayEstate) -> None:
-    entries = estate.journal()
-    assert entries, "something was posted"
-    for entry in entries:
-        assert entry.total_debit == entry.total_credit, f"{entry.id} ({entry.rule}) does not balance"
 
 
 def test_the_issue_case_through_edifact_files_with_a_supplier_ends_in_balanced_books_and_a_contrl_for_every_file(

@@ -29,6 +29,7 @@ from tests.e2e.procure_to_pay_estate import (
     VARIANCE,
     ProcureToPayEstate,
     acknowledgement,
+    balanced,
     goods_receipt,
     purchase_order,
     qty,
@@ -60,15 +61,6 @@ def make(tmp_path: Path, database_url: str) -> Iterator[Any]:
     for estate in built:
         if estate.runtime is not None:
             estate.stop()
-
-
-def balanced(estate: ProcureToPayEstate) -> None:
-    entries = estate.journal()
-    assert entries, "something was posted"
-    for entry in entries:
-        assert entry.total_debit == entry.total_credit, f"{entry.id} ({entry.rule}) does not balance"
-    assert sum((e.total_debit for e in entries), D(0)) == sum((e.total_credit for e in entries), D(0))
-    assert [e.sequence for e in entries] == list(range(1, len(entries) + 1))
 
 
 def test_a_po_with_an_855_change_a_partial_asn_a_short_receipt_and_an_invoice_3_percent_over_ends_in_balanced_books(

@@ -20,20 +20,19 @@ from typer.testing import CliRunner, Result
 
 from crossdock.connectors.x12 import mapping
 from crossdock.domain import catalog
-from crossdock.entrypoints import cli, cli_governance
-from crossdock.entrypoints.api.app import create_app
-from crossdock.hub import governance
+from crossdock.entrypoints import cli
 from crossdock.hub.ports import CrossReference
 from tests.e2e import order_to_cash_harness as h
 from tests.e2e.conftest import Estate, EstateFactory
 from tests.e2e.procure_to_pay_estate import (
     acknowledgement,
+    behind_the_api,
+    edi_supplier_settings,
     goods_receipt,
     purchase_order,
     ship_notice,
     supplier_invoice,
 )
-from tests.e2e.procure_to_pay_estate import settings_for as p2p_settings
 from tests.e2e.test_orders_api import ORDER_TO_CASH, receipt, sales_order
 from tests.e2e.test_procure_to_pay_edi import ACME, DESTINATION, SOURCE, SUPPLIER_SIDE, EdiEstate, interchange
 
@@ -207,32 +206,9 @@ def test_an_id_nothing_knows_is_a_404_problem(shop: Estate) -> None:
 
 @pytest.fixture
 def supplier(tmp_path: Path, database_url: str) -> Iterator[EdiEstate]:
-    settings = p2p_settings(
-        tmp_path,
-        database_url,
-        partners={"acme": ACME},
-        sources={
-            "erp": {"kind": "canonical"},
-            "wms": {"kind": "canonical"},
-            SOURCE: {"kind": "edi", "partner": "acme"},
-        },
-        destinations={DESTINATION: {"kind": "edi", "partner": "acme"}},
-        subscriptions=[
-            {
-                "destination": DESTINATION,
-                "events": [catalog.PurchaseOrderReleased.event_type, catalog.EdiInterchangeReceived.event_type],
-            }
-        ],
-    )
-    built = EdiEstate(tmp_path, settings)
-    assert built.runtime is not None
-    _, token = cli_governance.create_key(
-        built.hub.begin, built.clock.now(), name="trace-admin", scopes=[governance.ADMIN], created_by="test"
-    )
-    with TestClient(create_app(built.runtime), headers={"Authorization": f"Bearer {token}"}) as client:
-        built.client = client
+    settings = edi_supplier_settings(tmp_path, database_url, {"acme": ACME})
+    with behind_the_api(EdiEstate(tmp_path, settings)) as built:
         yield built
-    built.stop()
 
 
 def procure_to_pay(supplier: EdiEstate) -> dict[str, Any]:

@@ -19,9 +19,11 @@ import hmac
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
+
+from tests.fakes.server import FakeServer
 
 WRITES = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 
@@ -47,7 +49,8 @@ class Failure:
 
 
 @dataclass
-class FakeHttpTarget:
+class FakeHttpTarget(FakeServer):
+    title: ClassVar[str] = "the fake REST target"
     token: str = "erp-api-token"
     secret: str = "erp-webhook-secret"
     delay_seconds: float = 0.0
@@ -55,14 +58,10 @@ class FakeHttpTarget:
     posted: list[tuple[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     max_in_flight: int = 0
-    url: str = ""
     _failures: list[Failure] = field(default_factory=list)
     _answers: dict[str, tuple[int, Any]] = field(default_factory=dict)  # idempotency key -> first answer
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _runner: web.AppRunner | None = None
 
     # ---- the test's handles ---------------------------------------------------------------------------------
 
@@ -87,43 +86,10 @@ class FakeHttpTarget:
 
     # ---- the server -----------------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        self._loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._serve())
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-http-target", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("the fake REST target did not start")
-        return self.url
-
-    async def _serve(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop.close()
-        self._loop = None
+        return app
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import hashlib
@@ -23,9 +22,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
+
+from tests.fakes.server import FakeServer
 
 SIZE = 40
 LEAK_PER_SECOND = 2.0
@@ -41,7 +42,8 @@ class Recorded:
 
 
 @dataclass
-class FakeShopify:
+class FakeShopify(FakeServer):
+    title: ClassVar[str] = "the fake Shopify"
     token: str = "shpat_test_token"
     secret: str = "shopify-app-secret"
     api_version: str = "2025-07"
@@ -51,13 +53,9 @@ class FakeShopify:
     levels: dict[tuple[int, int], int] = field(default_factory=dict)
     fulfillments: list[dict[str, Any]] = field(default_factory=list)
     received: list[Recorded] = field(default_factory=list)
-    url: str = ""
     _level: float = 0.0
     _at: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _runner: web.AppRunner | None = None
 
     # ---- the test's handles -----------------------------------------------------------------------------
 
@@ -122,24 +120,7 @@ class FakeShopify:
 
     # ---- the server ------------------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        self._loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._serve())
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-shopify", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("the fake Shopify did not start")
-        return self.url
-
-    async def _serve(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._gate])
         base = f"/admin/api/{self.api_version}"
         app.router.add_get(f"{base}/orders.json", self._orders)
@@ -148,25 +129,7 @@ class FakeShopify:
         app.router.add_post(f"{base}/orders/{{order_id}}/cancel.json", self._cancel)
         app.router.add_post(f"{base}/fulfillments.json", self._fulfil)
         app.router.add_post(f"{base}/inventory_levels/set.json", self._set_level)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop.close()
-        self._loop = None
+        return app
 
     @web.middleware
     async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -20,9 +19,11 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
+
+from tests.fakes.server import FakeServer
 
 
 @dataclass
@@ -35,7 +36,8 @@ class Recorded:
 
 
 @dataclass
-class FakeWms:
+class FakeWms(FakeServer):
+    title: ClassVar[str] = "the fake WMS"
     token: str = "wms-token"
     secret: str = "wms-webhook-secret"
     warehouses: tuple[str, ...] = ("NORTH",)
@@ -44,12 +46,8 @@ class FakeWms:
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # by release_ref
     cancellations: list[dict[str, Any]] = field(default_factory=list)
     received: list[Recorded] = field(default_factory=list)
-    url: str = ""
     _answers: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)  # key -> (body hash, answer)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-    _runner: web.AppRunner | None = None
 
     # ---- the test's handles ---------------------------------------------------------------------------------
 
@@ -84,47 +82,12 @@ class FakeWms:
 
     # ---- the server -----------------------------------------------------------------------------------------
 
-    def start(self) -> str:
-        self._loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._serve())
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-wms", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("the fake WMS did not start")
-        return self.url
-
-    async def _serve(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._gate])
         app.router.add_post("/v1/pick-releases", self._release)
         app.router.add_post("/v1/pick-releases/cancellations", self._cancel)
         app.router.add_get("/v1/pick-releases", self._list)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop.close()
-        self._loop = None
+        return app
 
     @web.middleware
     async def _gate(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -26,7 +27,9 @@ from crossdock.entrypoints import (
     cli_orders,
     cli_procurement,
     cli_trace,
+    cli_xrefs,
 )
+from crossdock.entrypoints.cli_common import ConfigOption, DataDirOption
 from crossdock.hub import operations
 from crossdock.hub.ports import DeliveryFilter, DeliveryStatus
 from crossdock.storage.sql import migrate
@@ -50,15 +53,11 @@ cli_governance.register(app)
 cli_edi.register(app)
 cli_trace.register(app)
 cli_import.register(app)
+cli_xrefs.register(app)
 cli_demo.register(app)
 
 console = Console()
 errors = Console(stderr=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
-]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
 
 
 def default_config() -> Path:
@@ -195,8 +194,15 @@ def db_upgrade(config_path: ConfigOption = None, data_dir: DataDirOption = None)
 
 @config_app.command("check")
 def config_check(config_path: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Validate the configuration and show what it wires, secrets masked."""
+    """Validate the configuration, build its connectors as `run` would (without starting them or opening the
+    database), and show what it wires, secrets masked."""
     settings = load_settings(config_path, data_dir)
+    problems = bootstrap.check(settings)
+    for problem in problems:
+        errors.print(f"[red]{escape(str(problem))}[/red]", highlight=False)
+    if problems:
+        errors.print(f"[red]Configuration {config_path or default_config()} is not valid.[/red]")
+        raise typer.Exit(2)
     table = Table(title=f"Configuration {config_path or default_config()} is valid")
     table.add_column("kind")
     table.add_column("name")
@@ -204,7 +210,7 @@ def config_check(config_path: ConfigOption = None, data_dir: DataDirOption = Non
     table.add_row("storage", "database", _safe_url(settings.database_url))
     table.add_row("http", "listen", f"{settings.http.host}:{settings.http.port}")
     for name, source in settings.sources.items():
-        table.add_row("source", name, f"{source.kind}, event type {source.event_type}")
+        table.add_row("source", name, _source_details(source))
     for name, dest in settings.destinations.items():
         target = dest.url or dest.path or ""
         secret = ", secret set" if dest.secret else ""
@@ -213,6 +219,25 @@ def config_check(config_path: ConfigOption = None, data_dir: DataDirOption = Non
     for sub in settings.subscriptions:
         table.add_row("subscription", sub.destination, ", ".join(sub.events))
     console.print(table)
+
+
+def _source_details(source: config.SourceSettings) -> str:
+    """What applies to a source of its kind (an event type only to generic and canonical ones); option names only,
+    since their values may be secrets."""
+    if source.kind == "generic":
+        return f"generic, event type {source.event_type or 'crossdock.message.received.v1 (default)'}"
+    if source.kind == "canonical":
+        bare = f", bare payloads as {source.event_type}" if source.event_type else ""
+        field = f", document field {source.document_field}" if source.document_field else ""
+        return f"canonical{bare}{field}"
+    parts = [source.kind]
+    if source.partner:
+        parts.append(f"partner {source.partner}")
+    if source.options:
+        parts.append(f"options {', '.join(sorted(source.options))}")
+    if source.poll_seconds is not None:
+        parts.append(f"polled every {source.poll_seconds:g} s")
+    return ", ".join(parts)
 
 
 @app.command()
@@ -318,7 +343,14 @@ def dlq_list(
 
 
 @dlq_app.command("show")
-def dlq_show(delivery_id: str, config_path: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def dlq_show(
+    delivery_id: str,
+    config_path: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the delivery as JSON (attempts and payload included).")
+    ] = False,
+) -> None:
     """Show one delivery with every attempt and its error, and its payload."""
     with opened(config_path, data_dir) as runtime:
         found = operations.delivery(runtime.hub, delivery_id)
@@ -326,6 +358,10 @@ def dlq_show(delivery_id: str, config_path: ConfigOption = None, data_dir: DataD
         errors.print(f"[red]No delivery {delivery_id}[/red]")
         raise typer.Exit(1)
     view = operations.delivery_view(*found)
+    if as_json:
+        # Plain JSON and nothing else on stdout, so that it can be redirected to a file and edited.
+        sys.stdout.write(json.dumps(view, indent=2, default=str) + "\n")
+        return
     table = Table(title=f"Delivery {delivery_id} to {view['destination']}: {view['status']}")
     for column in ("#", "at", "outcome", "status", "error", "ms"):
         table.add_column(column)

@@ -10,15 +10,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from crossdock import bootstrap
+from crossdock.entrypoints.cli_common import ConfigOption, DataDirOption, JsonOption, opened
 from crossdock.hub import governance
 from crossdock.hub.ports import ApiKey, AuditEntry, AuditRecord, UnitOfWorkFactory
 
@@ -28,11 +26,6 @@ audit_app = typer.Typer(help="The audit trail: every admin action and API call, 
 console = Console()
 errors = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
-]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 VERIFY_PAGE = 5000
 
 
@@ -45,15 +38,6 @@ def register(app: typer.Typer) -> None:
 def actor() -> str:
     """Who runs the command, as the audit trail names them."""
     return f"cli:{os.environ.get('USER') or 'unknown'}"
-
-
-@contextmanager
-def _opened(config_path: Path | None, data_dir: Path | None, *, upgrade: bool = False) -> Iterator[bootstrap.Runtime]:
-    # Imported here: the main command imports this module to register it.
-    from crossdock.entrypoints import cli
-
-    with cli.opened(config_path, data_dir, upgrade=upgrade) as runtime:
-        yield runtime
 
 
 def _print_json(value: Any) -> None:
@@ -123,7 +107,7 @@ def keys_create(
 ) -> None:
     """Create a key and print it once: only a salted hash of it is kept, it cannot be shown again."""
     # Creates the schema of a new database: the first key is usually made before the hub ever ran.
-    with _opened(config_path, data_dir, upgrade=True) as runtime:
+    with opened(config_path, data_dir, upgrade=True) as runtime:
         hub = runtime.hub
         try:
             key, token = create_key(
@@ -153,7 +137,7 @@ def keys_list(
     as_json: JsonOption = False,
 ) -> None:
     """Every key with its scopes, channel, rate limit and whether it is revoked; never a secret."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         found = [key_view(k) for k in uow.keys.all()]
     if as_json:
         _print_json({"items": found})
@@ -182,7 +166,7 @@ def keys_revoke(
     data_dir: DataDirOption = None,
 ) -> None:
     """Revoke a key: every call with it is refused from then on (in running hubs within api.key_cache_seconds)."""
-    with _opened(config_path, data_dir) as runtime:
+    with opened(config_path, data_dir) as runtime:
         hub = runtime.hub
         with hub.begin() as uow:
             before = uow.keys.get(key_id)
@@ -224,7 +208,7 @@ def audit_list(
     as_json: JsonOption = False,
 ) -> None:
     """The trail in order: who did what to what, and when."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         if after is None:
             last = uow.audit.last()
             after = max(0, (last.seq if last else 0) - limit) if action is None else 0
@@ -257,7 +241,7 @@ def audit_list(
 @audit_app.command("verify")
 def audit_verify(config_path: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Recompute the chain: exit 0 when every record holds, 1 naming the first that was edited, removed or moved."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         verdict = governance.verify(_all_records(uow.audit.read))
     if not verdict.intact:
         errors.print(f"[red]Audit trail broken at record {verdict.broken_at}: {verdict.reason}[/red]")

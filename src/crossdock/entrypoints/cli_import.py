@@ -8,8 +8,7 @@ does) or reconcile stock its own way (the order-to-cash runtime does, as for `cr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +20,8 @@ from rich.table import Table
 
 from crossdock import bootstrap
 from crossdock.connectors import batch_import
-from crossdock.entrypoints import cli_orders
+from crossdock.entrypoints import cli_governance, cli_orders
+from crossdock.entrypoints.cli_common import ConfigOption, DataDirOption, opened
 from crossdock.hub import operations, views
 from crossdock.hub.ports import CUSTOMER_RECORD, ITEM_RECORD, PRICE_RECORD, price_key
 
@@ -32,10 +32,6 @@ import_app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
-]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
 # The record kind each master-data file fills, and the key each record is stored under (the order desk reads them
 # by these keys, before the reference data of configuration).
 MASTER_KINDS: dict[str, tuple[str, Callable[[Any], str]]] = {
@@ -48,21 +44,6 @@ MASTER_KINDS: dict[str, tuple[str, Callable[[Any], str]]] = {
 def register(app: typer.Typer) -> None:
     """Add these commands to the main `crossdock` command."""
     app.add_typer(import_app, name="import")
-
-
-@contextmanager
-def _opened(config_path: Path | None, data_dir: Path | None) -> Iterator[bootstrap.Runtime]:
-    # Imported here: the main command imports this module to register it.
-    from crossdock.entrypoints import cli
-
-    with cli.opened(config_path, data_dir) as runtime:
-        yield runtime
-
-
-def _actor() -> str:
-    from crossdock.entrypoints import cli_governance
-
-    return cli_governance.actor()
 
 
 def _help(kind: str) -> str:
@@ -127,7 +108,7 @@ def _import(kind: str, file: Path, config_path: Path | None, data_dir: Path | No
             raise typer.Exit(2) from None
     if kind == "stock":
         parsed = _without_unsure_locations(parsed)
-    with _opened(config_path, data_dir) as runtime:
+    with opened(config_path, data_dir) as runtime:
         now = runtime.hub.clock.now()
         kept = _keep(runtime.settings.data_dir, kind, file.name, content, now)
         if kind == "stock":
@@ -174,7 +155,7 @@ def _apply_master(runtime: bootstrap.Runtime, parsed: batch_import.Parsed, name:
         operations.audit(
             uow,
             now,
-            _actor(),
+            cli_governance.actor(),
             f"import.{parsed.kind}",
             kept.name,
             file=name,
@@ -207,7 +188,7 @@ def _reconcile(
             snapshot,
             source=source,
             reconciliation_id=ident,
-            actor=_actor(),
+            actor=cli_governance.actor(),
             details={"file": name, "kept": kept.name},
         )
     with hub.begin() as uow:
@@ -215,7 +196,7 @@ def _reconcile(
         operations.audit(
             uow,
             hub.clock.now(),
-            _actor(),
+            cli_governance.actor(),
             "import.stock",
             ident,
             file=name,

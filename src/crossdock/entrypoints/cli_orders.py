@@ -13,8 +13,6 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,8 +22,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from crossdock import bootstrap
 from crossdock.domain import catalog
+from crossdock.entrypoints import cli_governance
+from crossdock.entrypoints.cli_common import ConfigOption, DataDirOption, JsonOption, opened
 from crossdock.hub import operations, views
 from crossdock.hub.handlers import ReconciliationConflict
 from crossdock.hub.handlers.exceptions import AlreadyResolved, UnknownException
@@ -43,11 +42,6 @@ journal_app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
-]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Limit = Annotated[int, typer.Option(help="At most this many.", min=1)]
 COUNT_COLUMNS = ("sku", "location", "on_hand")
 EXCEPTION_STATUSES = {"open": ExceptionStatus.OPEN, "resolved": ExceptionStatus.RESOLVED, "all": None}
@@ -60,21 +54,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(reconcile_app, name="reconcile")
     app.add_typer(journal_app, name="journal")
     app.command("availability")(availability)
-
-
-@contextmanager
-def _opened(config_path: Path | None, data_dir: Path | None) -> Iterator[bootstrap.Runtime]:
-    # Imported here: the main command imports this module to register it.
-    from crossdock.entrypoints import cli
-
-    with cli.opened(config_path, data_dir) as runtime:
-        yield runtime
-
-
-def _actor() -> str:
-    from crossdock.entrypoints import cli_governance
-
-    return cli_governance.actor()
 
 
 def _print_json(value: Any) -> None:
@@ -97,7 +76,7 @@ def journal_list(
     as_json: JsonOption = False,
 ) -> None:
     """Posted entries in sequence, with their lines and the page's debit and credit totals."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         page = views.journal_page(uow, ledger=ledger or runtime.settings.accounting.ledger, after=after, limit=limit)
     if as_json:
         _print_json(page)
@@ -127,7 +106,7 @@ def _set_period(period: str, ledger: str | None, config_path: Path | None, data_
     if not re.match(PERIOD_PATTERN, period):
         errors.print(f"[red]{period!r} is not a period: write it as YYYY-MM, e.g. 2025-03[/red]")
         raise typer.Exit(2)
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         name = ledger or runtime.settings.accounting.ledger
         if close:
             uow.journal.close_period(name, period)
@@ -136,7 +115,7 @@ def _set_period(period: str, ledger: str | None, config_path: Path | None, data_
         operations.audit(
             uow,
             runtime.hub.clock.now(),
-            _actor(),
+            cli_governance.actor(),
             "period.close" if close else "period.reopen",
             f"{name}:{period}",
             ledger=name,
@@ -182,7 +161,7 @@ def orders_list(
     as_json: JsonOption = False,
 ) -> None:
     """List orders, most recently changed first."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         found = views.list_orders(uow, status=status, channel=channel, customer=customer, limit=limit)
     if as_json:
         _print_json({"items": found})
@@ -211,7 +190,7 @@ def orders_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one order: lines with their quantities, amounts, why it is still open, exceptions and history."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         found = views.order_view(uow, order_id)
     if found is None:
         errors.print(f"[red]No order {order_id}[/red]")
@@ -270,7 +249,7 @@ def exceptions_list(
     if status not in EXCEPTION_STATUSES:
         errors.print(f"[red]--status is one of {', '.join(EXCEPTION_STATUSES)}[/red]")
         raise typer.Exit(2)
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         found = views.list_exceptions(uow, status=EXCEPTION_STATUSES[status], owner=owner, about=order, limit=limit)
     if as_json:
         _print_json({"items": found})
@@ -286,7 +265,7 @@ def exceptions_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one exception with every action taken on it."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         found = views.exception_detail(uow, exception_id)
     if found is None:
         errors.print(f"[red]No exception {exception_id}[/red]")
@@ -309,7 +288,7 @@ def exceptions_act(
 ) -> None:
     """Decide an exception: retry, override (accept a rejected order), cancel (the order) or accept (as it is)."""
     who = actor or os.environ.get("USER") or "cli"
-    with _opened(config_path, data_dir) as runtime:
+    with opened(config_path, data_dir) as runtime:
         hub = runtime.hub
         try:
             runtime.order_to_cash.act_on_exception(
@@ -326,7 +305,7 @@ def exceptions_act(
             operations.audit(
                 uow,
                 hub.clock.now(),
-                _actor(),
+                cli_governance.actor(),
                 "exception.act",
                 exception_id,
                 action=action.value,
@@ -387,7 +366,7 @@ def availability(
 ) -> None:
     """On-hand, in transit, reserved and available to promise of one item: network-wide, per location and per
     channel (after its buffer)."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         found = views.availability(uow, runtime.order_to_cash.policy, sku, location=location, channel=channel)
     if as_json:
         _print_json(found)
@@ -438,7 +417,7 @@ def reconcile_inventory(
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     ident = reconciliation_id or default_reconciliation_id(source, content)
-    with _opened(config_path, data_dir) as runtime:
+    with opened(config_path, data_dir) as runtime:
         hub = runtime.hub
         try:
             # Kept as a reconciliation run and recorded in the audit trail with the run, as the API does.
@@ -448,7 +427,7 @@ def reconcile_inventory(
                 snapshot,
                 source=source,
                 reconciliation_id=ident,
-                actor=_actor(),
+                actor=cli_governance.actor(),
                 details={"file": file.name},
             )
         except ReconciliationConflict as exc:

@@ -8,17 +8,14 @@ exceptions go through `crossdock exceptions act`, as for orders.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from crossdock import bootstrap
 from crossdock.domain.workflows.procure_to_pay import DEFAULT_POLICY
+from crossdock.entrypoints.cli_common import ConfigOption, DataDirOption, JsonOption, opened
 from crossdock.hub import views
 
 purchase_orders_app = typer.Typer(
@@ -29,26 +26,12 @@ purchase_orders_app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
-]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LINE_QUANTITIES = ("ordered", "acknowledged", "cancelled", "noticed", "received", "damaged", "invoiced", "awaited")
 
 
 def register(app: typer.Typer) -> None:
     """Add these commands to the main `crossdock` command."""
     app.add_typer(purchase_orders_app, name="purchase-orders")
-
-
-@contextmanager
-def _opened(config_path: Path | None, data_dir: Path | None) -> Iterator[bootstrap.Runtime]:
-    # Imported here: the main command imports this module to register it.
-    from crossdock.entrypoints import cli
-
-    with cli.opened(config_path, data_dir) as runtime:
-        yield runtime
 
 
 def _print_json(value: Any) -> None:
@@ -65,7 +48,7 @@ def purchase_orders_list(
     as_json: JsonOption = False,
 ) -> None:
     """List purchase orders, most recently changed first."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         found = views.list_purchase_orders(uow, status=status, supplier=supplier, limit=limit)
     if as_json:
         _print_json({"items": found})
@@ -94,7 +77,7 @@ def purchase_orders_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one purchase order: lines, receipts, invoices with their match, why it is open, exceptions, history."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         workflow = runtime.procure_to_pay.policy.workflow if runtime.procure_to_pay is not None else DEFAULT_POLICY
         found = views.purchase_order_view(uow, po_id, workflow)
     if found is None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -18,16 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from crossdock import bootstrap
+from crossdock.entrypoints.cli_common import ConfigOption, DataDirOption, opened
 from crossdock.hub import operations
 from crossdock.hub import trace as tracing
 
 console = Console()
 errors = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
-]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
 # What the last column shows of each kind of entry, first found wins: the rest is in --json.
 SUMMARY_FIELDS = ("error", "last_error", "note", "actor", "message", "took_ms", "partition_key", "causationid")
 
@@ -35,15 +30,6 @@ SUMMARY_FIELDS = ("error", "last_error", "note", "actor", "message", "took_ms", 
 def register(app: typer.Typer) -> None:
     """Add `trace` to the main `crossdock` command."""
     app.command("trace")(trace)
-
-
-@contextmanager
-def _opened(config_path: Path | None, data_dir: Path | None) -> Iterator[bootstrap.Runtime]:
-    # Imported here: the main command imports this module to register it.
-    from crossdock.entrypoints import cli
-
-    with cli.opened(config_path, data_dir) as runtime:
-        yield runtime
 
 
 def scope_of(runtime: bootstrap.Runtime) -> tracing.Scope:
@@ -65,7 +51,7 @@ def trace(
 ) -> None:
     """Follow one business transaction across systems: every message in with its raw payload, event, decision,
     state, delivery attempt and answer, posting, exception and action, in time order with durations."""
-    with _opened(config_path, data_dir) as runtime:
+    with opened(config_path, data_dir) as runtime:
         found = operations.trace(runtime.hub, key, scope_of(runtime))
     if not found.found:
         errors.print(

@@ -7,18 +7,52 @@ Owns: scheduling, firing, periodic re-arming. Must not: sleep or keep time itsel
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crossdock.domain.events import Envelope, derive_id
 from crossdock.hub.ports import Timer, UnitOfWork
+from crossdock.hub.router import HandlerContext
 
 log = logging.getLogger(__name__)
 
 TimerJob = Callable[[Timer, UnitOfWork, datetime], None]
+# publish(uow, events, position of their cause in the log or None, now): how a desk's follow-ups enter the log.
+Publish = Callable[[UnitOfWork, Sequence[Envelope], int | None, datetime], None]
+TIMER_SOURCE = "crossdock/timers"
 FAILED_TIMER_RETRY = timedelta(seconds=60)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def timer_cause(key: str, now: datetime, partition: str) -> Envelope:
+    """The cause of what a timer does: never stored itself, it gives the follow-ups stable ids and a correlation id
+    to trace them by."""
+    return Envelope(
+        id=derive_id("timer", key),
+        source=TIMER_SOURCE,
+        type="crossdock.timer.acted.v1",
+        subject=key,
+        time=now,
+        partitionkey=partition,
+    )
+
+
+def desk_job(
+    handle: Callable[[HandlerContext, Timer], None], publish: Publish, *, partition_by: Sequence[str]
+) -> TimerJob:
+    """A timer job that runs a desk's handler and publishes what it emitted. Its follow-ups are partitioned by the
+    first of the `partition_by` payload fields the timer carries (else its key), as the desk's events are."""
+
+    def job(timer: Timer, uow: UnitOfWork, now: datetime) -> None:
+        partition = next((str(v) for name in partition_by if (v := timer.payload.get(name))), timer.key)
+        ctx = HandlerContext(uow=uow, now=now, cause=timer_cause(timer.key, now, partition))
+        handle(ctx, timer)
+        if ctx.emitted:
+            publish(uow, ctx.emitted, None, now)
+
+    return job
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,36 @@ def test_a_full_bucket_is_a_429_retried_after_retry_after_and_the_rest_of_the_ba
     assert len(fake.calls()) == 1  # the second was held back, not sent into a full bucket
 
 
+def mocked_sender(answer: Any) -> ShopifySender:
+    shop = ShopOptions.model_validate(
+        {"shop": "northwind.myshopify.com", "token": "t", "inventory_location": "WH-NORTH", "slow_down_at": 1.0}
+    )
+    client = ShopifyClient(shop, transport=httpx.MockTransport(answer))
+    built = ShopifySender("northwind-out", shop, client, lambda kind, key: LINKS.get((kind, key)))
+    _OPEN.append(built)
+    return built
+
+
+def test_a_server_error_is_retried_on_the_hubs_backoff_not_a_retry_after_and_the_batch_goes_on() -> None:
+    def answer(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, text="down", headers={"Retry-After": "30"})
+
+    first, second = mocked_sender(answer).send([availability(ident="a"), availability(ident="b")])
+    # Only a 429 says the shop's bucket is full: a 503 holds back neither itself nor the rest of the batch.
+    assert (first.outcome, first.status_code, first.retry_after_seconds) == (AttemptOutcome.RETRYABLE, 503, None)
+    assert (second.outcome, second.status_code, second.retry_after_seconds) == (AttemptOutcome.RETRYABLE, 503, None)
+    assert first.error == "inventory level: HTTP 503: down"
+
+
+def test_a_shop_that_does_not_answer_in_time_is_retried() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("", request=request)
+
+    (result,) = mocked_sender(answer).send([availability()])
+    assert (result.outcome, result.status_code) == (AttemptOutcome.RETRYABLE, None)
+    assert result.error == "ReadTimeout: no answer in time"
+
+
 def test_the_client_slows_down_as_the_call_limit_nears_the_bucket() -> None:
     used = {"value": 36}
     slept: list[float] = []

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crossdock.connectors import http_delivery
 from crossdock.connectors.generic import outbound
 from crossdock.connectors.generic.client import HttpAnswer
 from crossdock.hub.errors import PermanentDeliveryError, RetryableDeliveryError
@@ -38,7 +39,7 @@ def answer(status: int, headers: dict[str, str] | None = None, text: str = "") -
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])  # every 2xx is a delivery
 def test_any_2xx_answer_is_a_delivery(status: int) -> None:
-    outbound.classify(answer(status))
+    assert http_delivery.checked(answer(status)) == status
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_any_2xx_answer_is_a_delivery(status: int) -> None:
 )
 def test_timeouts_throttling_and_server_errors_are_retryable(status: int) -> None:
     with pytest.raises(RetryableDeliveryError) as caught:
-        outbound.classify(answer(status, text="busy"))
+        http_delivery.checked(answer(status, text="busy"))
     assert caught.value.status_code == status
     assert f"HTTP {status}" in str(caught.value)
 
@@ -74,27 +75,39 @@ def test_timeouts_throttling_and_server_errors_are_retryable(status: int) -> Non
 )
 def test_other_client_errors_are_permanent(status: int) -> None:
     with pytest.raises(PermanentDeliveryError) as caught:
-        outbound.classify(answer(status, text="no"))
+        http_delivery.checked(answer(status, text="no"))
     assert caught.value.status_code == status
 
 
 def test_a_retry_after_in_seconds_comes_with_the_retryable_error() -> None:
     with pytest.raises(RetryableDeliveryError) as caught:
-        outbound.classify(answer(429, {"Retry-After": "30"}))
+        http_delivery.checked(answer(429, {"Retry-After": "30"}))
     assert caught.value.retry_after == 30.0
 
 
 def test_a_retry_after_as_an_http_date_comes_as_seconds_from_now() -> None:
     when = datetime.now(UTC) + timedelta(seconds=120)
     with pytest.raises(RetryableDeliveryError) as caught:
-        outbound.classify(answer(503, {"Retry-After": format_datetime(when, usegmt=True)}))
+        http_delivery.checked(answer(503, {"Retry-After": format_datetime(when, usegmt=True)}))
     assert caught.value.retry_after is not None
     assert 110 <= caught.value.retry_after <= 120
 
 
+def test_the_error_names_what_was_asked_of_the_target() -> None:
+    with pytest.raises(PermanentDeliveryError) as caught:
+        http_delivery.checked(answer(404, text="no such order"), "cancellation of order SO-7")
+    assert str(caught.value) == "cancellation of order SO-7: HTTP 404: no such order"
+
+
+def test_a_target_with_its_own_retry_after_rule_decides_the_wait() -> None:
+    with pytest.raises(RetryableDeliveryError) as caught:
+        http_delivery.checked(answer(503, {"Retry-After": "30"}), wait=lambda _: None)
+    assert caught.value.retry_after is None
+
+
 def test_the_error_quotes_only_the_start_of_a_long_answer() -> None:
     with pytest.raises(PermanentDeliveryError) as caught:
-        outbound.classify(answer(400, text="x" * 10_000))
+        http_delivery.checked(answer(400, text="x" * 10_000))
     assert len(str(caught.value)) < 400
 
 
@@ -114,13 +127,13 @@ def test_the_error_quotes_only_the_start_of_a_long_answer() -> None:
     ],
 )
 def test_parse_retry_after_reads_seconds_and_dates(value: str | None, expected: float | None) -> None:
-    assert outbound.parse_retry_after(value, now=T0) == expected
+    assert http_delivery.parse_retry_after(value, now=T0) == expected
 
 
 @PROPERTY
 @given(seconds=st.integers(min_value=0, max_value=10**9))
 def test_any_whole_number_of_seconds_is_read_as_is(seconds: int) -> None:
-    assert outbound.parse_retry_after(str(seconds)) == seconds
+    assert http_delivery.parse_retry_after(str(seconds)) == seconds
 
 
 @PROPERTY
@@ -131,18 +144,18 @@ def test_any_whole_number_of_seconds_is_read_as_is(seconds: int) -> None:
 def test_any_future_http_date_is_read_as_the_seconds_until_it(now: datetime, wait: int) -> None:
     now = now.replace(microsecond=0)
     header = format_datetime(now + timedelta(seconds=wait), usegmt=True)
-    assert outbound.parse_retry_after(header, now=now) == wait
+    assert http_delivery.parse_retry_after(header, now=now) == wait
 
 
 @PROPERTY
 @given(value=st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
 def test_parse_retry_after_never_raises_on_ascii_input(value: str) -> None:
-    parsed = outbound.parse_retry_after(value, now=T0)
+    parsed = http_delivery.parse_retry_after(value, now=T0)
     assert parsed is None or parsed >= 0
 
 
 def test_parse_retry_after_ignores_non_ascii_digits() -> None:
-    assert outbound.parse_retry_after("²") is None
+    assert http_delivery.parse_retry_after("²") is None
 
 
 # ---- signing -------------------------------------------------------------------------------------------------
@@ -151,14 +164,14 @@ def test_parse_retry_after_ignores_non_ascii_digits() -> None:
 def test_sign_matches_the_published_hmac_sha256_test_vector() -> None:
     # RFC 4231, test case 2.
     expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-    assert outbound.sign("Jefe", b"what do ya want for nothing?") == f"sha256={expected}"
+    assert http_delivery.sign("Jefe", b"what do ya want for nothing?") == f"sha256={expected}"
 
 
 @PROPERTY
 @given(secret=st.text(min_size=1, max_size=40), body=st.binary(max_size=200))
 def test_sign_is_the_hex_hmac_sha256_of_the_body_under_the_utf8_secret(secret: str, body: bytes) -> None:
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    assert outbound.sign(secret, body) == "sha256=" + digest
+    assert http_delivery.sign(secret, body) == "sha256=" + digest
 
 
 # ---- the webhook sender --------------------------------------------------------------------------------------
@@ -200,7 +213,7 @@ def test_a_signed_delivery_carries_a_signature_the_target_can_verify(target: Loc
 
     [request] = target.received
     expected = hmac.new(b"hook-secret", request.body, hashlib.sha256).hexdigest()
-    assert request.headers[outbound.SIGNATURE_HEADER] == f"sha256={expected}"
+    assert request.headers[http_delivery.SIGNATURE_HEADER] == f"sha256={expected}"
 
 
 def test_an_unsigned_destination_sends_no_signature(target: LocalHttpServer) -> None:
@@ -209,7 +222,7 @@ def test_an_unsigned_destination_sends_no_signature(target: LocalHttpServer) -> 
 
     assert result.outcome is AttemptOutcome.DELIVERED
     [request] = target.received
-    assert outbound.SIGNATURE_HEADER not in request.headers
+    assert http_delivery.SIGNATURE_HEADER not in request.headers
 
 
 def test_configured_headers_are_sent_but_cannot_replace_the_idempotency_key(target: LocalHttpServer) -> None:

@@ -428,6 +428,28 @@ class _Mapper:
             raise self.ctx.fail("party-missing", f"no NAD {'/'.join(qualifiers)} with an id or a name", tag="NAD")
         return key
 
+    def invoiced_order(self) -> str:
+        """The order an invoice bills: RFF+ON in the header, else on the first line that names one."""
+        order = self.refs.reference("ON") or next(
+            (found[0] for line in self.refs.lines if (found := line.reference("ON")) and found[0]), None
+        )
+        if not order:
+            raise self.ctx.fail("order-reference-missing", "no RFF+ON in the header or on a line", tag="RFF")
+        return order
+
+    def invoiced_price(self, line: ItemLine) -> Decimal:
+        price = self.unit_price(line)
+        if price is None:
+            raise self.ctx.fail("price-missing", "an invoice line needs a PRI", line.segment, "LIN")
+        return price
+
+    def issued(self) -> datetime:
+        """When an invoice was issued: DTM 137, else 3."""
+        issued = self.date("137", "3")
+        if issued is None:
+            raise self.ctx.fail("invoice-date-missing", "no DTM+137 or DTM+3", tag="DTM")
+        return issued
+
     def build(self, model: type[documents.Document], **values: object) -> documents.Document:
         try:
             return model(**values)
@@ -435,6 +457,17 @@ class _Mapper:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise self.ctx.fail("canonical-document", f"{model.__name__}.{where}: {first['msg']}") from None
+
+
+def _reading(
+    message_type: str, message: Message, interchange: Interchange | None, options: MappingOptions
+) -> tuple[EdifactRefs, _Mapper]:
+    """The message's references and a mapper over them, once the message is the type the caller maps."""
+    refs = extract(message, interchange)
+    m = _Mapper(refs, message, interchange, options)
+    if message.type != message_type:
+        raise m.ctx.fail("message-type", f"{message.type} is not {message_type}", 1, "UNH", 2)
+    return refs, m
 
 
 def _line_number(line: ItemLine, index: int) -> int:
@@ -447,10 +480,7 @@ def to_sales_order(
     """ORDERS -> SalesOrder: number and customer reference from BGM, customer from NAD+BY, QTY+21, PRI AAA
     (else AAB), DTM+137 as the order time, CUX or the partner's currency. A line without a price gets 0 and
     keeps no PRI in its refs, so the order desk prices it from the price list."""
-    refs = extract(message, interchange)
-    m = _Mapper(refs, message, interchange, options)
-    if message.type != "ORDERS":
-        raise m.ctx.fail("message-type", f"{message.type} is not ORDERS", 1, "UNH", 2)
+    refs, m = _reading("ORDERS", message, interchange, options)
     lines = [
         m.build(
             documents.SalesOrderLine,
@@ -482,10 +512,7 @@ def to_shipments(
     (suffixed `/order` when there are several), order from RFF+ON on the line or else the header, the order line
     from RFF+ON's line number or else LIN, QTY+12, DTM+11 as the despatch time, from NAD+SF/SU/SE, carrier from
     NAD+CA, tracking from RFF+CN / RFF+BM. Lines of one order line and item are added up."""
-    refs = extract(message, interchange)
-    m = _Mapper(refs, message, interchange, options)
-    if message.type != "DESADV":
-        raise m.ctx.fail("message-type", f"{message.type} is not DESADV", 1, "UNH", 2)
+    refs, m = _reading("DESADV", message, interchange, options)
     header_order = refs.reference("ON")
     per_order: dict[str, dict[int, tuple[str, documents.Quantity, int]]] = {}
     for index, line in enumerate(refs.lines, start=1):
@@ -541,39 +568,26 @@ def to_invoice(
     first line), shipment from RFF+AAK/DQ/SI (the order number when none is given), customer from NAD+BY/IV/BT,
     QTY+47 (else 12), PRI AAA/INV/AAB divided by its price basis, TAX rate per line, else the one rate of the
     header or summary. Decimal commas are read exactly."""
-    refs = extract(message, interchange)
-    m = _Mapper(refs, message, interchange, options)
-    if message.type != "INVOIC":
-        raise m.ctx.fail("message-type", f"{message.type} is not INVOIC", 1, "UNH", 2)
-    order = refs.reference("ON") or next(
-        (found[0] for line in refs.lines if (found := line.reference("ON")) and found[0]), None
-    )
-    if not order:
-        raise m.ctx.fail("order-reference-missing", "no RFF+ON in the header or on a line", tag="RFF")
+    refs, m = _reading("INVOIC", message, interchange, options)
+    order = m.invoiced_order()
     shipment = next((value for q in ("AAK", "DQ", "SI") if (value := refs.reference(q))), None) or next(
         (found[0] for line in refs.lines for q in ("AAK", "DQ", "SI") if (found := line.reference(q)) and found[0]),
         order,
     )
     rates = set(refs.tax_rates)
     common_rate = rates.pop() / 100 if len(rates) == 1 else Decimal(0)
-    lines = []
-    for index, line in enumerate(refs.lines, start=1):
-        price = m.unit_price(line)
-        if price is None:
-            raise m.ctx.fail("price-missing", "an invoice line needs a PRI", line.segment, "LIN")
-        lines.append(
-            m.build(
-                documents.InvoiceLine,
-                line=_line_number(line, index),
-                sku=m.sku(line),
-                quantity=m.quantity(line, "47", "12"),
-                unit_price=price,
-                tax_rate=line.tax_rate / 100 if line.tax_rate is not None else common_rate,
-            )
+    lines = [
+        m.build(
+            documents.InvoiceLine,
+            line=_line_number(line, index),
+            unit_price=m.invoiced_price(line),  # first: a line without a price is refused for that
+            sku=m.sku(line),
+            quantity=m.quantity(line, "47", "12"),
+            tax_rate=line.tax_rate / 100 if line.tax_rate is not None else common_rate,
         )
-    issued = m.date("137", "3")
-    if issued is None:
-        raise m.ctx.fail("invoice-date-missing", "no DTM+137 or DTM+3", tag="DTM")
+        for index, line in enumerate(refs.lines, start=1)
+    ]
+    issued = m.issued()
     due = m.date("13", "140")
     invoice = m.build(
         documents.Invoice,
@@ -856,10 +870,7 @@ def to_purchase_order(
     """ORDERS -> PurchaseOrder (one we sent, read back; pass options whose item_ids start with ours, e.g.
     BUYER_ITEM_IDS): number BGM, supplier NAD+SU, ship-to NAD+DP (else ST), DTM 137 and 2, QTY+21, PRI, the
     supplier's article number (SA) as `supplier_item`, line DTM+2."""
-    refs = extract(message, interchange)
-    m = _Mapper(refs, message, interchange, options)
-    if message.type != "ORDERS":
-        raise m.ctx.fail("message-type", f"{message.type} is not ORDERS", 1, "UNH", 2)
+    refs, m = _reading("ORDERS", message, interchange, options)
     lines = []
     for index, line in enumerate(refs.lines, start=1):
         sku, price = m.sku(line), m.unit_price(line)
@@ -942,10 +953,7 @@ def to_acknowledgement(
     DTM 137. Line status from LIN 1229 (5/4/none accepted, 3/6 changed, 7/2 rejected); a changed line takes
     QTY 113 (else 21), PRI, DTM 69/2/67 and a PIA+3 substitute, and must carry one of them. The header status
     follows the lines when there are any; a rejecting BGM (27) over lines it does not reject is refused."""
-    refs = extract(message, interchange)
-    m = _Mapper(refs, message, interchange, options)
-    if message.type != "ORDRSP":
-        raise m.ctx.fail("message-type", f"{message.type} is not ORDRSP", 1, "UNH", 2)
+    refs, m = _reading("ORDRSP", message, interchange, options)
     order = refs.reference("ON") or next(
         (found[0] for line in refs.lines if (found := line.reference("ON")) and found[0]), None
     )
@@ -1070,10 +1078,7 @@ def to_ship_notices(
     order and PO line from RFF+ON (line, else header), shipped on DTM 11, expected on DTM 17/132/2 (else shipped
     + `transit_days`), carrier NAD+CA, packs from the GIN+BJ labels the lines sit under (PAC PX: pallet), QTY+12,
     lots from PIA NB with DTM+36 as expiry. Lines of one PO line, pack and item are one line, their lots added."""
-    refs = extract(message, interchange)
-    m = _Mapper(refs, message, interchange, options)
-    if message.type != "DESADV":
-        raise m.ctx.fail("message-type", f"{message.type} is not DESADV", 1, "UNH", 2)
+    refs, m = _reading("DESADV", message, interchange, options)
     shipped = _header_day(m, "11")
     expected = _header_day(m, *EXPECTED_DATES)
     if expected is None and shipped is not None and transit_days is not None:
@@ -1191,37 +1196,24 @@ def to_supplier_invoice(
     """A supplier's INVOIC -> SupplierInvoice: number BGM, order RFF+ON (header or first line), issued DTM 137/3,
     due DTM 13/140, per line the PO line (RFF+ON line number, else LIN 1082), QTY+47 (else 12), PRI; the tax and
     total as stated: summary MOA 124 (else 176, else 0) and MOA 77 (else 86, 39), which is required."""
-    refs = extract(message, interchange)
-    m = _Mapper(refs, message, interchange, options)
-    if message.type != "INVOIC":
-        raise m.ctx.fail("message-type", f"{message.type} is not INVOIC", 1, "UNH", 2)
-    order = refs.reference("ON") or next(
-        (found[0] for line in refs.lines if (found := line.reference("ON")) and found[0]), None
-    )
-    if not order:
-        raise m.ctx.fail("order-reference-missing", "no RFF+ON in the header or on a line", tag="RFF")
+    refs, m = _reading("INVOIC", message, interchange, options)
+    order = m.invoiced_order()
     amounts = dict(refs.amounts)
     total = next((amounts[q] for q in ("77", "86", "39") if q in amounts), None)
     if total is None:
         raise m.ctx.fail("total-missing", "no MOA 77, 86 or 39 (the invoice total) in the summary", tag="MOA")
     tax = next((amounts[q] for q in ("124", "176") if q in amounts), Decimal(0))
-    lines = []
-    for index, line in enumerate(refs.lines, start=1):
-        price = m.unit_price(line)
-        if price is None:
-            raise m.ctx.fail("price-missing", "an invoice line needs a PRI", line.segment, "LIN")
-        lines.append(
-            m.build(
-                procurement.SupplierInvoiceLine,
-                line=_order_line(line, index),
-                sku=m.sku(line),
-                quantity=m.quantity(line, "47", "12"),
-                unit_price=price,
-            )
+    lines = [
+        m.build(
+            procurement.SupplierInvoiceLine,
+            line=_order_line(line, index),
+            unit_price=m.invoiced_price(line),  # first: a line without a price is refused for that
+            sku=m.sku(line),
+            quantity=m.quantity(line, "47", "12"),
         )
-    issued = _header_day(m, "137", "3")
-    if issued is None:
-        raise m.ctx.fail("invoice-date-missing", "no DTM+137 or DTM+3", tag="DTM")
+        for index, line in enumerate(refs.lines, start=1)
+    ]
+    issued = m.issued().date()
     invoice = m.build(
         procurement.SupplierInvoice,
         number=refs.document_number,

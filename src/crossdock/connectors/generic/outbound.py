@@ -10,15 +10,11 @@ permanent.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,47 +22,12 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from crossdock.connectors.generic.client import HttpAnswer, HttpTransport, TransportError
+from crossdock.connectors import http_delivery
+from crossdock.connectors.generic.client import HttpTransport, TransportError
 from crossdock.hub.errors import PermanentDeliveryError, RetryableDeliveryError
 from crossdock.hub.ports import AttemptOutcome, Delivery, SendResult
 
-RETRYABLE_STATUS = {408, 425, 429}
-SIGNATURE_HEADER = "X-Crossdock-Signature"
-CORRELATION_HEADER = "X-Correlation-Id"
 _PROPAGATOR = TraceContextTextMapPropagator()
-
-
-def classify(response: HttpAnswer) -> None:
-    """Raise the delivery error the answer calls for; return quietly on success."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    detail = f"HTTP {status}: {response.text[:300]}"
-    if status in RETRYABLE_STATUS or status >= 500:
-        raise RetryableDeliveryError(
-            detail, status_code=status, retry_after=parse_retry_after(response.headers.get("retry-after"))
-        )
-    raise PermanentDeliveryError(detail, status_code=status)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP-date (RFC 9110 section 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class WebhookSender:
@@ -103,15 +64,10 @@ class WebhookSender:
         headers = {
             **self._headers,
             "Content-Type": "application/cloudevents+json",
-            "Idempotency-Key": delivery.id,
-            "X-Crossdock-Delivery": delivery.id,
-            "X-Crossdock-Event-Type": delivery.event_type,
+            **http_delivery.delivery_headers(delivery),
         }
         if self._secret:
-            headers[SIGNATURE_HEADER] = sign(self._secret, body)
-        correlation = delivery.payload.get("correlationid")
-        if isinstance(correlation, str):
-            headers[CORRELATION_HEADER] = correlation
+            headers[http_delivery.SIGNATURE_HEADER] = http_delivery.sign(self._secret, body)
         with _delivery_span(delivery) as span:
             _PROPAGATOR.inject(headers)
             result = await self._attempt(delivery, body, headers)
@@ -126,15 +82,12 @@ class WebhookSender:
         started = time.perf_counter()
         try:
             response = await self._http.post(self.url, body, headers)
-            classify(response)
-        except RetryableDeliveryError as exc:
-            return _result(delivery, AttemptOutcome.RETRYABLE, started, exc.status_code, str(exc), exc.retry_after)
-        except PermanentDeliveryError as exc:
-            return _result(delivery, AttemptOutcome.PERMANENT, started, exc.status_code, str(exc))
+            status = http_delivery.checked(response)
+        except (RetryableDeliveryError, PermanentDeliveryError) as exc:
+            return http_delivery.refused(delivery, started, exc)
         except TransportError as exc:
-            detail = str(exc) or "no answer in time"
-            return _result(delivery, AttemptOutcome.RETRYABLE, started, None, f"{exc.__class__.__name__}: {detail}")
-        return _result(delivery, AttemptOutcome.DELIVERED, started, response.status_code, None)
+            return http_delivery.unanswered(delivery, started, exc)
+        return http_delivery.result(delivery, AttemptOutcome.DELIVERED, started, status, None)
 
     def close(self) -> None:
         self._http.close()
@@ -158,17 +111,6 @@ def _delivery_span(delivery: Delivery) -> Any:
     )
 
 
-def _result(
-    delivery: Delivery,
-    outcome: AttemptOutcome,
-    started: float,
-    status: int | None,
-    error: str | None,
-    retry_after: float | None = None,
-) -> SendResult:
-    return SendResult(delivery.id, outcome, status, error, retry_after, (time.perf_counter() - started) * 1000)
-
-
 class JsonLinesSender:
     """Appends one line per delivery, delivery id included so a reader can drop the rare repeat after a
     crash. Used by the example estate as an audit trail."""
@@ -190,10 +132,10 @@ class JsonLinesSender:
                 os.fsync(handle.fileno())
         except OSError as exc:
             return [
-                _result(d, AttemptOutcome.RETRYABLE, started, None, f"cannot write {self.path}: {exc}")
+                http_delivery.result(d, AttemptOutcome.RETRYABLE, started, None, f"cannot write {self.path}: {exc}")
                 for d in deliveries
             ]
-        return [_result(d, AttemptOutcome.DELIVERED, started, None, None) for d in deliveries]
+        return [http_delivery.result(d, AttemptOutcome.DELIVERED, started, None, None) for d in deliveries]
 
     def close(self) -> None:
         return None

@@ -16,15 +16,13 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from crossdock.connectors.generic.outbound import CORRELATION_HEADER, SIGNATURE_HEADER, parse_retry_after, sign
+from crossdock.connectors import http_delivery
 from crossdock.connectors.http import client as http_client
 from crossdock.connectors.http import mapping
 from crossdock.connectors.http.loading import Loaded
 from crossdock.domain.events import Envelope
 from crossdock.hub.errors import MappingError, PermanentDeliveryError, RetryableDeliveryError
 from crossdock.hub.ports import AttemptOutcome, Delivery, SendResult
-
-RETRYABLE_STATUS = {408, 425, 429}
 
 
 class HttpSender:
@@ -65,19 +63,18 @@ class HttpSender:
         try:
             prepared = self._prepared(delivery)
             if prepared is None:
-                return _result(delivery, AttemptOutcome.DELIVERED, started, None, None)  # nothing for this system
+                # nothing for this system
+                return http_delivery.result(delivery, AttemptOutcome.DELIVERED, started, None, None)
             answer = self.client.request(
                 prepared.method, prepared.url, prepared.content, self._headers(delivery, prepared)
             )
-            _checked(answer, f"{prepared.method} {urlsplit(prepared.url).path}")  # no query: it may hold a token
-        except RetryableDeliveryError as exc:
-            return _result(delivery, AttemptOutcome.RETRYABLE, started, exc.status_code, str(exc), exc.retry_after)
-        except PermanentDeliveryError as exc:
-            return _result(delivery, AttemptOutcome.PERMANENT, started, exc.status_code, str(exc))
+            # no query in the error: it may hold a token
+            status = http_delivery.checked(answer, f"{prepared.method} {urlsplit(prepared.url).path}")
+        except (RetryableDeliveryError, PermanentDeliveryError) as exc:
+            return http_delivery.refused(delivery, started, exc)
         except http_client.TransportError as exc:
-            detail = str(exc) or "no answer in time"
-            return _result(delivery, AttemptOutcome.RETRYABLE, started, None, f"{exc.__class__.__name__}: {detail}")
-        return _result(delivery, AttemptOutcome.DELIVERED, started, answer.status_code, None)
+            return http_delivery.unanswered(delivery, started, exc)
+        return http_delivery.result(delivery, AttemptOutcome.DELIVERED, started, status, None)
 
     def _prepared(self, delivery: Delivery) -> mapping.Prepared | None:
         try:
@@ -94,38 +91,7 @@ class HttpSender:
 
     def _headers(self, delivery: Delivery, prepared: mapping.Prepared) -> dict[str, str]:
         # The hub's own headers win over the mapping's: the Idempotency-Key must be the same on every retry.
-        headers = {
-            **prepared.headers,
-            "Idempotency-Key": delivery.id,
-            "X-Crossdock-Delivery": delivery.id,
-            "X-Crossdock-Event-Type": delivery.event_type,
-        }
-        correlation = delivery.payload.get("correlationid")
-        if isinstance(correlation, str):
-            headers[CORRELATION_HEADER] = correlation
+        headers = {**prepared.headers, **http_delivery.delivery_headers(delivery)}
         if self._secret:
-            headers[SIGNATURE_HEADER] = sign(self._secret, prepared.content)
+            headers[http_delivery.SIGNATURE_HEADER] = http_delivery.sign(self._secret, prepared.content)
         return headers
-
-
-def _checked(answer: http_client.Answer, what: str) -> None:
-    status = answer.status_code
-    if 200 <= status < 300:
-        return
-    detail = f"{what}: HTTP {status}: {answer.text[:300]}"
-    if status in RETRYABLE_STATUS or status >= 500:
-        raise RetryableDeliveryError(
-            detail, status_code=status, retry_after=parse_retry_after(answer.headers.get("retry-after"))
-        )
-    raise PermanentDeliveryError(detail, status_code=status)
-
-
-def _result(
-    delivery: Delivery,
-    outcome: AttemptOutcome,
-    started: float,
-    status: int | None,
-    error: str | None,
-    retry_after: float | None = None,
-) -> SendResult:
-    return SendResult(delivery.id, outcome, status, error, retry_after, (time.perf_counter() - started) * 1000)

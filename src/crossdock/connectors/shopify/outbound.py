@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from crossdock.connectors import http_delivery
 from crossdock.connectors.shopify import mapping
 from crossdock.connectors.shopify.client import Answer, ShopifyClient, TransportError
 from crossdock.connectors.shopify.options import ShopOptions
@@ -31,7 +32,7 @@ ORDER_CANCELLED = ("crossdock.order.cancelled.v1", "crossdock.order.cancelled.v2
 DEFAULT_RETRY_AFTER = 2.0  # Shopify's own Retry-After on REST 429s
 
 
-def retry_after(answer: Answer) -> float:
+def retry_after(answer: http_delivery.Answer) -> float:
     """Shopify sends Retry-After as seconds, possibly with a fraction ('2.0')."""
     try:
         return max(float(answer.headers.get("retry-after", "")), 0.0)
@@ -39,16 +40,14 @@ def retry_after(answer: Answer) -> float:
         return DEFAULT_RETRY_AFTER
 
 
+def _bucket_wait(answer: http_delivery.Answer) -> float | None:
+    # Only a 429 says the shop's bucket is full; other retryable answers come back on the outbox's own backoff.
+    return retry_after(answer) if answer.status_code == 429 else None
+
+
 def _checked(answer: Answer, what: str) -> Answer:
-    status = answer.status_code
-    if 200 <= status < 300:
-        return answer
-    detail = f"{what}: HTTP {status}: {answer.text[:300]}"
-    if status == 429:
-        raise RetryableDeliveryError(detail, status_code=status, retry_after=retry_after(answer))
-    if status in (408, 425) or status >= 500:
-        raise RetryableDeliveryError(detail, status_code=status)
-    raise PermanentDeliveryError(detail, status_code=status)
+    http_delivery.checked(answer, what, wait=_bucket_wait)
+    return answer
 
 
 class ShopifySender:
@@ -71,26 +70,23 @@ class ShopifySender:
             started = time.perf_counter()
             if waiting is not None:
                 error = "held back: Shopify answered 429 to an earlier call of this batch"
-                results.append(_result(delivery, AttemptOutcome.RETRYABLE, started, 429, error, waiting))
+                results.append(http_delivery.result(delivery, AttemptOutcome.RETRYABLE, started, 429, error, waiting))
                 continue
             try:
                 status = self._send_one(delivery)
             except RetryableDeliveryError as exc:
                 if exc.status_code == 429:
                     waiting = exc.retry_after
-                results.append(
-                    _result(delivery, AttemptOutcome.RETRYABLE, started, exc.status_code, str(exc), exc.retry_after)
-                )
+                results.append(http_delivery.refused(delivery, started, exc))
             except PermanentDeliveryError as exc:
-                results.append(_result(delivery, AttemptOutcome.PERMANENT, started, exc.status_code, str(exc)))
+                results.append(http_delivery.refused(delivery, started, exc))
             except (MappingError, KeyError, ValueError, TypeError) as exc:
                 error = f"cannot be sent to Shopify: {exc.__class__.__name__}: {exc}"
-                results.append(_result(delivery, AttemptOutcome.PERMANENT, started, None, error))
+                results.append(http_delivery.result(delivery, AttemptOutcome.PERMANENT, started, None, error))
             except TransportError as exc:
-                error = f"{exc.__class__.__name__}: {exc or 'no answer in time'}"
-                results.append(_result(delivery, AttemptOutcome.RETRYABLE, started, None, error))
+                results.append(http_delivery.unanswered(delivery, started, exc))
             else:
-                results.append(_result(delivery, AttemptOutcome.DELIVERED, started, status, None))
+                results.append(http_delivery.result(delivery, AttemptOutcome.DELIVERED, started, status, None))
         return results
 
     def _send_one(self, delivery: Delivery) -> int | None:
@@ -169,15 +165,3 @@ def _nothing_open(fulfillment_orders: Sequence[Mapping[str, Any]]) -> bool:
         for order in fulfillment_orders
         for line in order.get("line_items") or []
     )
-
-
-def _result(
-    delivery: Delivery,
-    outcome: AttemptOutcome,
-    started: float,
-    status: int | None,
-    error: str | None,
-    retry_after_seconds: float | None = None,
-) -> SendResult:
-    duration = (time.perf_counter() - started) * 1000
-    return SendResult(delivery.id, outcome, status, error, retry_after_seconds, duration)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from crossdock.connectors.generic.outbound import parse_retry_after
+from crossdock.connectors import http_delivery
 from crossdock.connectors.wms import client as wms_client
 from crossdock.connectors.wms import mapping
 from crossdock.domain import catalog
@@ -24,7 +24,6 @@ from crossdock.hub.ports import AttemptOutcome, Delivery, SendResult
 
 # ship_to(order number) -> who the order goes to, or None when the hub does not know the order.
 ShipToOf = Callable[[str], mapping.ShipTo | None]
-RETRYABLE_STATUS = {408, 425, 429}
 NOTHING_HERE = 404  # a cancellation for an order the WMS holds no pick release of: nothing to stop
 
 
@@ -55,16 +54,14 @@ class WmsSender:
         started = time.perf_counter()
         try:
             status = self._deliver(delivery)
-        except RetryableDeliveryError as exc:
-            return _result(delivery, AttemptOutcome.RETRYABLE, started, exc.status_code, str(exc), exc.retry_after)
-        except PermanentDeliveryError as exc:
-            return _result(delivery, AttemptOutcome.PERMANENT, started, exc.status_code, str(exc))
+        except (RetryableDeliveryError, PermanentDeliveryError) as exc:
+            return http_delivery.refused(delivery, started, exc)
         except (MappingError, ValidationError, ValueError) as exc:
-            return _result(delivery, AttemptOutcome.PERMANENT, started, None, f"cannot map for the WMS: {exc}")
+            error = f"cannot map for the WMS: {exc}"
+            return http_delivery.result(delivery, AttemptOutcome.PERMANENT, started, None, error)
         except wms_client.TransportError as exc:
-            detail = str(exc) or "no answer in time"
-            return _result(delivery, AttemptOutcome.RETRYABLE, started, None, f"{exc.__class__.__name__}: {detail}")
-        return _result(delivery, AttemptOutcome.DELIVERED, started, status, None)
+            return http_delivery.unanswered(delivery, started, exc)
+        return http_delivery.result(delivery, AttemptOutcome.DELIVERED, started, status, None)
 
     def _deliver(self, delivery: Delivery) -> int | None:
         data = delivery.payload.get("data")
@@ -91,7 +88,7 @@ class WmsSender:
             raise PermanentDeliveryError(f"order {released.order} is not known to the hub: no one to ship to")
         body = mapping.pick_release(released, warehouse, ship_to)
         answer = self.client.post(wms_client.PICK_RELEASES, body, idempotency_key=delivery.id)
-        return _checked(answer, f"pick release {released.release} of order {released.order}")
+        return http_delivery.checked(answer, f"pick release {released.release} of order {released.order}")
 
     def _cancel(self, delivery: Delivery, cancelled: catalog.ReleaseCancelled) -> int | None:
         warehouse = None
@@ -103,27 +100,4 @@ class WmsSender:
         answer = self.client.post(wms_client.CANCELLATIONS, body, idempotency_key=delivery.id)
         if answer.status_code == NOTHING_HERE:
             return answer.status_code  # none of the order was released to this WMS
-        return _checked(answer, f"cancellation of order {cancelled.order}")
-
-
-def _checked(answer: wms_client.Answer, what: str) -> int:
-    status = answer.status_code
-    if 200 <= status < 300:
-        return status
-    detail = f"{what}: HTTP {status}: {answer.text[:300]}"
-    if status in RETRYABLE_STATUS or status >= 500:
-        raise RetryableDeliveryError(
-            detail, status_code=status, retry_after=parse_retry_after(answer.headers.get("retry-after"))
-        )
-    raise PermanentDeliveryError(detail, status_code=status)
-
-
-def _result(
-    delivery: Delivery,
-    outcome: AttemptOutcome,
-    started: float,
-    status: int | None,
-    error: str | None,
-    retry_after: float | None = None,
-) -> SendResult:
-    return SendResult(delivery.id, outcome, status, error, retry_after, (time.perf_counter() - started) * 1000)
+        return http_delivery.checked(answer, f"cancellation of order {cancelled.order}")

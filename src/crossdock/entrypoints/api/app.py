@@ -32,6 +32,7 @@ from crossdock.entrypoints.api import (
     reconciliations,
     shipments,
     webhooks,
+    xrefs,
 )
 from crossdock.entrypoints.api.intake_writer import IntakeWriter
 from crossdock.entrypoints.console import app as console
@@ -313,6 +314,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None, intake: Inta
     app.include_router(purchase_orders.router(runtime, guard=guard))
     app.include_router(reconciliations.router(runtime, guard=guard, metrics=metrics))
     app.include_router(admin.router(runtime, guard=guard))
+    app.include_router(xrefs.router(runtime, guard=guard))
     # Webhooks that authenticate by their own signature (Shopify's), not by an API key.
     app.include_router(
         webhooks.router(runtime, submit=lambda message: state["writer"].submit(message), metrics=metrics)

@@ -280,15 +280,24 @@ class AuditWriter:
 
 
 class AuditMiddleware:
-    """Records every /v1 call once its response has started: who (key or anonymous), method, route, status."""
+    """Records every /v1 call once its response has started: who (key or anonymous), method, route, status.
+    The console records its own calls through a subclass, which says which calls and how their route reads."""
+
+    action = CALL_ACTION
 
     def __init__(self, app: ASGIApp, *, writer: AuditWriter, clock: Clock) -> None:
         self.app = app
         self.writer = writer
         self.clock = clock
 
+    def audits(self, scope: Scope) -> bool:
+        return str(scope.get("path", "")).startswith(AUDITED_PREFIX)
+
+    def route(self, scope: Scope) -> str:
+        return str(getattr(scope.get("route"), "path", None) or scope.get("path", ""))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(AUDITED_PREFIX):
+        if scope["type"] != "http" or not self.audits(scope):
             await self.app(scope, receive, send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
@@ -307,12 +316,12 @@ class AuditMiddleware:
     def _record(self, scope: Scope, state: dict[str, Any], status: int) -> None:
         principal = state.get("principal")
         key = principal.key if isinstance(principal, Principal) else None
-        route = getattr(scope.get("route"), "path", None) or scope.get("path", "")
+        route = self.route(scope)
         method = str(scope.get("method", ""))
         self.writer.record(
             AuditEntry(
                 actor=principal.actor if isinstance(principal, Principal) else ANONYMOUS,
-                action=CALL_ACTION,
+                action=self.action,
                 target=f"{method} {route}",
                 at=self.clock.now(),
                 details={

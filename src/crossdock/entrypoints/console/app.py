@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, quote, urlencode
 import jinja2
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from crossdock.bootstrap import Runtime
 from crossdock.domain import catalog
@@ -31,7 +31,7 @@ from crossdock.entrypoints.console import sessions, timeline
 from crossdock.hub import dashboard, operations, views
 from crossdock.hub import trace as tracing
 from crossdock.hub.handlers.exceptions import AlreadyResolved, UnknownException
-from crossdock.hub.ports import AuditEntry, Clock, DeliveryFilter, DeliveryStatus, ExceptionFilter, ExceptionStatus
+from crossdock.hub.ports import AuditEntry, DeliveryFilter, DeliveryStatus, ExceptionFilter, ExceptionStatus
 
 log = logging.getLogger(__name__)
 
@@ -433,49 +433,18 @@ def create_console(runtime: Runtime, *, audit: auth.AuditWriter) -> FastAPI:
     return app
 
 
-class ConsoleAuditMiddleware:
+class ConsoleAuditMiddleware(auth.AuditMiddleware):
     """Every console POST (sign-in, sign-out, replays, decisions) goes to the API's audit writer once answered:
     who (the signed-in key, or anonymous for a refused sign-in), what route, and the status."""
 
-    def __init__(self, app: ASGIApp, *, writer: auth.AuditWriter, clock: Clock) -> None:
-        self.app = app
-        self.writer = writer
-        self.clock = clock
+    action = CALL_ACTION
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        state: dict[str, Any] = scope.setdefault("state", {})
-        status = {"code": 500}
+    def audits(self, scope: Scope) -> bool:
+        return scope.get("method") not in ("GET", "HEAD", "OPTIONS")
 
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            principal = state.get("principal")
-            key = principal.key if isinstance(principal, auth.Principal) else None
-            route = str(scope.get("root_path", "")) + (getattr(scope.get("route"), "path", None) or "")
-            method = str(scope.get("method", ""))
-            self.writer.record(
-                AuditEntry(
-                    actor=principal.actor if isinstance(principal, auth.Principal) else auth.ANONYMOUS,
-                    action=CALL_ACTION,
-                    target=f"{method} {route}",
-                    at=self.clock.now(),
-                    details={
-                        "key_id": key.id if key else None,
-                        "method": method,
-                        "route": route,
-                        "path": scope.get("path", ""),
-                        "status": status["code"],
-                    },
-                )
-            )
+    def route(self, scope: Scope) -> str:
+        # The console is mounted: its routes read with the mount's prefix.
+        return str(scope.get("root_path", "")) + (getattr(scope.get("route"), "path", None) or "")
 
 
 # ---- inside ----------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -29,14 +29,12 @@ from crossdock.hub.ports import (
     ExceptionFilter,
     ExceptionStatus,
     ReconciliationRun,
-    Timer,
     UnitOfWork,
     UnitOfWorkFactory,
 )
 from crossdock.hub.router import HandlerContext, Router
-from crossdock.hub.timers import TimerJob, Timers
+from crossdock.hub.timers import Publish, Timers, desk_job
 
-Publish = Callable[[UnitOfWork, Sequence[Envelope], int | None, datetime], None]
 OPERATOR_SOURCE = "crossdock/operator"
 RECONCILE_ACTION = "inventory.reconcile"  # the audit record of a reconciliation a person asked for
 DRIFT_REASON = "inventory_drift"  # what the stock desk opens for a drift it may not correct
@@ -80,13 +78,13 @@ def count_digest(source: str, snapshot: Mapping[tuple[str, str], Decimal]) -> st
     return hashlib.sha256(json.dumps({"source": source, "counts": rows}).encode("utf-8")).hexdigest()
 
 
-def _root(kind: str, key: str, now: datetime, partition: str) -> Envelope:
-    """The cause of events that no inbound message caused (a timer, an operator): never stored itself, it gives
-    its follow-ups stable ids and a correlation id to trace them by."""
+def _operator_cause(key: str, now: datetime, partition: str) -> Envelope:
+    """The cause of what an operator does (timers have timers.timer_cause): never stored itself, it gives its
+    follow-ups stable ids and a correlation id to trace them by."""
     return Envelope(
-        id=derive_id(kind, key),
-        source=OPERATOR_SOURCE if kind == "operator" else "crossdock/timers",
-        type=f"crossdock.{kind}.acted.v1",
+        id=derive_id("operator", key),
+        source=OPERATOR_SOURCE,
+        type="crossdock.operator.acted.v1",
         subject=key,
         time=now,
         partitionkey=partition,
@@ -112,18 +110,10 @@ class OrderToCash:
         self.stock.register(router)
         if self.postings is not None:
             self.postings.register(router)
-        timers.register(SLA_TIMER, self._timer_job(self.orders.sla_breached))
-        timers.register(AVAILABILITY_TIMER, self._timer_job(self.stock.announce_availability))
-
-    def _timer_job(self, handle: Callable[[HandlerContext, Timer], None]) -> TimerJob:
-        def job(timer: Timer, uow: UnitOfWork, now: datetime) -> None:
-            partition = str(timer.payload.get("order_id") or timer.payload.get("sku") or timer.key)
-            ctx = HandlerContext(uow=uow, now=now, cause=_root("timer", timer.key, now, partition))
-            handle(ctx, timer)
-            if ctx.emitted:
-                self._publish(uow, ctx.emitted, None, now)
-
-        return job
+        by_order_or_sku = ("order_id", "sku")
+        timers.register(SLA_TIMER, desk_job(self.orders.sla_breached, publish, partition_by=by_order_or_sku))
+        availability = desk_job(self.stock.announce_availability, publish, partition_by=by_order_or_sku)
+        timers.register(AVAILABILITY_TIMER, availability)
 
     # --- operator actions -----------------------------------------------------------------------------------
 
@@ -141,7 +131,7 @@ class OrderToCash:
         work. Raises exceptions.UnknownException or exceptions.AlreadyResolved."""
         with begin() as uow:
             updated, resolution = exceptions.take_action(uow, exception_id, action, actor=actor, note=note, now=now)
-            cause = _root("operator", f"{exception_id}:{action.value}:{now.isoformat()}", now, updated.about_key)
+            cause = _operator_cause(f"{exception_id}:{action.value}:{now.isoformat()}", now, updated.about_key)
             ctx = HandlerContext(uow=uow, now=now, cause=cause)
             ctx.emit(exceptions.RESOLVED, exception_id, catalog.data_of(resolution), partitionkey=updated.about_key)
             self._publish(uow, ctx.emitted, None, now)
@@ -185,7 +175,7 @@ class OrderToCash:
             kept = uow.reconciliations.get(reconciliation_id)
             if kept is not None and kept.digest != digest:
                 raise ReconciliationConflict(kept)
-            cause = _root("operator", f"reconciliation:{reconciliation_id}", now, source)
+            cause = _operator_cause(f"reconciliation:{reconciliation_id}", now, source)
             ctx = HandlerContext(uow=uow, now=now, cause=cause)
             report = self.stock.reconcile(ctx, dict(snapshot), source=source, reconciliation_id=reconciliation_id)
             if ctx.emitted:

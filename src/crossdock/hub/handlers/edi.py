@@ -9,13 +9,13 @@ the file, its intake adapter builds the refusal) or read configuration (bootstra
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from crossdock.domain import catalog
 from crossdock.domain import edi_acknowledgements as rules
-from crossdock.domain.events import Envelope, derive_id
+from crossdock.domain.events import Envelope
 from crossdock.hub import inbox
 from crossdock.hub.handlers import exceptions
 from crossdock.hub.handlers.exceptions import Problem, open_exception
@@ -36,7 +36,7 @@ from crossdock.hub.ports import (
     UnitOfWork,
 )
 from crossdock.hub.router import HandlerContext, Router
-from crossdock.hub.timers import Timers
+from crossdock.hub.timers import Publish, Timers, desk_job
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +46,11 @@ AWAITING = "awaiting"
 NOT_EXPECTED = "not_expected"
 # Who closes an overdue exception once the late answer came; its exception.resolved is not a decision to carry out.
 RULE_ACTOR = "crossdock/edi"
-TIMER_SOURCE = "crossdock/timers"
 # Control-number sequences, per partner: X12 interchange and group, EDIFACT interchange reference.
 ISA13, GS06, UNB0020 = "ISA13", "GS06", "UNB0020"
 # A customer's own item ids are cross-references of this kind, the partner's name as the system; a delivery to the
 # customer carries those of its skus under this field (the EDI sender's BUYER_ITEMS: the same name on both sides).
 ITEM, CUSTOMER, BUYER_ITEMS = "item", "customer", "buyeritems"
-
-Publish = Callable[[UnitOfWork, Sequence[Envelope], int | None, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -73,10 +70,9 @@ class EdiDesk:
     partners: Mapping[str, PartnerTerms]
 
     def register(self, router: Router, timers: Timers, publish: Publish) -> None:
-        self._publish = publish
         router.register(catalog.EdiAcknowledgementReceived.event_type, self.on_acknowledgement)
         router.register(catalog.EdiItemIdsReceived.event_type, self.on_item_ids)
-        timers.register(ACKNOWLEDGEMENT_TIMER, self._overdue_job)
+        timers.register(ACKNOWLEDGEMENT_TIMER, desk_job(self.overdue, publish, partition_by=("delivery_id",)))
 
     # --- numbering, in the transaction that queues the deliveries ----------------------------------------------
 
@@ -256,22 +252,6 @@ class EdiDesk:
         if delivery is None:
             return sent.queued_at
         return delivery.delivered_at if delivery.status is DeliveryStatus.DELIVERED else None
-
-    def _overdue_job(self, timer: Timer, uow: UnitOfWork, now: datetime) -> None:
-        partition = str(timer.payload.get("delivery_id") or timer.key)
-        # The cause of what the timer does: never stored itself, it gives the follow-ups stable ids.
-        cause = Envelope(
-            id=derive_id("timer", timer.key),
-            source=TIMER_SOURCE,
-            type="crossdock.timer.acted.v1",
-            subject=timer.key,
-            time=now,
-            partitionkey=partition,
-        )
-        ctx = HandlerContext(uow=uow, now=now, cause=cause)
-        self.overdue(ctx, timer)
-        if ctx.emitted:
-            self._publish(uow, ctx.emitted, None, now)
 
     # --- exceptions ---------------------------------------------------------------------------------------------
 

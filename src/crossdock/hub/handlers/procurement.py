@@ -9,7 +9,7 @@ the supplier (the EDI connector's 850, a portal) subscribes to purchaseorder.rel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from crossdock.domain import accounting, catalog, documents, errors
 from crossdock.domain.catalog import ExceptionOwner
-from crossdock.domain.events import Envelope, derive_id
+from crossdock.domain.events import Envelope
 from crossdock.domain.inventory import Movement, MovementKind
 from crossdock.domain.procurement import MatchTolerance, PurchaseOrder, PurchaseOrderLine, Supplier
 from crossdock.domain.workflows import procure_to_pay as p2p
@@ -33,7 +33,7 @@ from crossdock.hub.ports import (
     UnitOfWork,
 )
 from crossdock.hub.router import HandlerContext, Router
-from crossdock.hub.timers import TimerJob, Timers
+from crossdock.hub.timers import Publish, Timers, desk_job
 
 PO_KIND = "purchase_order"  # what the PO's exceptions are about
 PO_TIMER = "po.sla"
@@ -41,9 +41,7 @@ PO_TIMER = "po.sla"
 AWAITING_PO = "purchase_order"
 # Who closes an exception that no longer applies; its exception.resolved is not a decision to carry out.
 RULE_ACTOR = "crossdock/procure-to-pay"
-TIMER_SOURCE = "crossdock/timers"
 
-Publish = Callable[[UnitOfWork, Sequence[Envelope], int | None, datetime], None]
 
 # The fact kind of each input event, to name what was refused when its document cannot be read.
 _KIND_OF = {event_type: kind for kind, event_type in p2p.INPUT_TYPES.items()}
@@ -523,28 +521,8 @@ class ProcureToPay:
         return cls(policy=policy, desk=ProcurementDesk(policy, stock, postings))
 
     def register(self, router: Router, timers: Timers, publish: Publish) -> None:
-        self._publish = publish
         self.desk.register(router)
-        timers.register(PO_TIMER, self._timer_job(self.desk.overdue))
-
-    def _timer_job(self, handle: Callable[[HandlerContext, Timer], None]) -> TimerJob:
-        def job(timer: Timer, uow: UnitOfWork, now: datetime) -> None:
-            po_id = str(timer.payload.get("po_id") or timer.key)
-            # The cause of what the timer does: never stored itself, it gives the follow-ups stable ids.
-            cause = Envelope(
-                id=derive_id("timer", timer.key),
-                source=TIMER_SOURCE,
-                type="crossdock.timer.acted.v1",
-                subject=timer.key,
-                time=now,
-                partitionkey=po_id,
-            )
-            ctx = HandlerContext(uow=uow, now=now, cause=cause)
-            handle(ctx, timer)
-            if ctx.emitted:
-                self._publish(uow, ctx.emitted, None, now)
-
-        return job
+        timers.register(PO_TIMER, desk_job(self.desk.overdue, publish, partition_by=("po_id",)))
 
 
 # --- inside ----------------------------------------------------------------------------------------------------------

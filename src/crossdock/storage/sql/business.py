@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from crossdock.domain import inventory
@@ -30,21 +29,12 @@ from crossdock.hub.ports import (
     OrderRecord,
 )
 from crossdock.storage.sql import tables as t
+from crossdock.storage.sql.store import Store
 
 # Bound parameters per IN list: well under SQLite's limit, and PostgreSQL plans short lists best.
 _CHUNK = 400
 
 _T = TypeVar("_T")
-
-
-class _Store:
-    # The same base as uow.py's stores, repeated so that uow.py can import this module.
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-
-    def _insert(self, table: sa.Table) -> Any:
-        return (postgresql.insert if self.postgres else sqlite.insert)(table)
 
 
 def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
@@ -69,7 +59,7 @@ def _order(row: RowMapping) -> OrderRecord:
     )
 
 
-class SqlOrders(_Store):
+class SqlOrders(Store):
     def load(self, order_id: str) -> OrderRecord | None:
         row = self.conn.execute(sa.select(t.orders).where(t.orders.c.order_id == order_id)).mappings().first()
         return _order(row) if row else None
@@ -189,7 +179,7 @@ def _settled(reservation: inventory.Reservation) -> bool:
     return reservation.cancelled or (not reservation.allocations and reservation.backorder == 0)
 
 
-class SqlInventory(_Store):
+class SqlInventory(Store):
     def load(
         self, skus: Sequence[str], *, lock: bool = False, lines: Sequence[tuple[str, str]] = ()
     ) -> inventory.LedgerState:
@@ -360,7 +350,7 @@ def _entry(row: RowMapping | Mapping[str, Any]) -> JournalEntry:
     return JournalEntry.model_validate(row["entry"])
 
 
-class SqlJournal(_Store):
+class SqlJournal(Store):
     def ledger(self, ledger: str, entry_ids: Sequence[str]) -> AccountingLedger:
         head = t.journal_ledgers.c
         query = sa.select(head.last_sequence).where(head.ledger == ledger)
@@ -467,7 +457,7 @@ def _exception(row: RowMapping) -> BusinessException:
     )
 
 
-class SqlExceptions(_Store):
+class SqlExceptions(Store):
     def open(self, exception: BusinessException) -> bool:
         stmt = (
             self._insert(t.business_exceptions)
@@ -553,7 +543,7 @@ def _envelope_json(event: Envelope) -> dict[str, Any]:
     return event.model_dump(mode="json", exclude_none=True)
 
 
-class SqlLinks(_Store):
+class SqlLinks(Store):
     def __init__(self, conn: Connection, now: Callable[[], datetime]) -> None:
         super().__init__(conn)
         self._now = now

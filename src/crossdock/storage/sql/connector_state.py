@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 
 from crossdock.hub.ports import (
     CUSTOMER_RECORD,
@@ -26,15 +25,7 @@ from crossdock.hub.ports import (
     price_key,
 )
 from crossdock.storage.sql import tables as t
-
-
-class _Store:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-
-    def _insert(self, table: sa.Table) -> Any:
-        return (postgresql.insert if self.postgres else sqlite.insert)(table)
+from crossdock.storage.sql.store import Store
 
 
 def _reference(row: RowMapping) -> CrossReference:
@@ -47,7 +38,7 @@ def _reference(row: RowMapping) -> CrossReference:
     )
 
 
-class SqlCrossReferences(_Store):
+class SqlCrossReferences(Store):
     def link(self, ref: CrossReference, at: datetime) -> None:
         # No conflict target: either unique constraint (hub id or external id, per kind and system) absorbs the row,
         # without the IntegrityError that would abort a PostgreSQL transaction.
@@ -107,7 +98,7 @@ class SqlCrossReferences(_Store):
         return [_reference(r) for r in self.conn.execute(query).mappings()]
 
 
-class SqlWatermarks(_Store):
+class SqlWatermarks(Store):
     def get(self, connector: str, stream: str) -> str | None:
         c = t.watermarks.c
         found: str | None = self.conn.execute(
@@ -128,7 +119,7 @@ class SqlWatermarks(_Store):
         return {(r.connector, r.stream): (r.value, r.moved_at) for r in rows}
 
 
-class SqlControlNumbers(_Store):
+class SqlControlNumbers(Store):
     """The UPDATE takes the sequence's row lock (PostgreSQL) or runs under the writer lock every transaction takes
     at BEGIN IMMEDIATE (SQLite) and holds it until the caller's transaction ends: a concurrent taker waits, then
     reads the number this one left, and a rollback gives the number back."""
@@ -165,7 +156,7 @@ class SqlControlNumbers(_Store):
         return None if found is None else int(found)
 
 
-class SqlMasterRecords(_Store):
+class SqlMasterRecords(Store):
     """Master data imported in batches: the latest document per kind and key, with the digest that tells a row
     imported again unchanged from one that changed."""
 

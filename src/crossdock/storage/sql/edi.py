@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 
 from crossdock.hub.ports import SentInterchange
 from crossdock.storage.sql import tables as t
+from crossdock.storage.sql.store import Store
 
 
 def _row(sent: SentInterchange) -> dict[str, Any]:
@@ -57,14 +57,10 @@ def _sent(row: RowMapping) -> SentInterchange:
     )
 
 
-class SqlInterchanges:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-
+class SqlInterchanges(Store):
     def save(self, sent: SentInterchange) -> None:
         values = _row(sent)
-        insert: Any = (postgresql.insert if self.postgres else sqlite.insert)(t.edi_interchanges).values(**values)
+        insert: Any = self._insert(t.edi_interchanges).values(**values)
         changed = {name: value for name, value in values.items() if name != "delivery_id"}
         self.conn.execute(insert.on_conflict_do_update(index_elements=["delivery_id"], set_=changed))
 

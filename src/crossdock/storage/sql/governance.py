@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from crossdock.hub import governance
 from crossdock.hub.ports import ApiKey, AuditEntry, AuditRecord
 from crossdock.storage.sql import tables as t
+from crossdock.storage.sql.store import Store
 
 # Any constant will do: it names the one advisory lock every appender of the audit chain takes on PostgreSQL.
 AUDIT_LOCK_ID = 0x4344_4155_4449_54
@@ -82,11 +83,7 @@ def _record(row: RowMapping) -> AuditRecord:
     )
 
 
-class SqlAudit:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-
+class SqlAudit(Store):
     def append(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
         if not entries:
             return []

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 
 from crossdock.hub.ports import ConcurrentUpdate, PurchaseOrderFilter, PurchaseOrderRecord
 from crossdock.storage.sql import tables as t
+from crossdock.storage.sql.store import Store
 
 
 def _record(row: RowMapping) -> PurchaseOrderRecord:
@@ -36,11 +36,7 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-class SqlPurchaseOrders:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-
+class SqlPurchaseOrders(Store):
     def load(self, po_id: str) -> PurchaseOrderRecord | None:
         c = t.purchase_orders.c
         row = self.conn.execute(sa.select(t.purchase_orders).where(c.po_id == po_id)).mappings().first()
@@ -59,7 +55,7 @@ class SqlPurchaseOrders:
         stmt: Any
         if record.version == 0:
             # ON CONFLICT rather than catching the IntegrityError: PostgreSQL would abort the whole transaction.
-            insert = (postgresql.insert if self.postgres else sqlite.insert)(t.purchase_orders)
+            insert = self._insert(t.purchase_orders)
             stmt = (
                 insert.values(po_id=record.po_id, created_at=at, **values)
                 .on_conflict_do_nothing(index_elements=["po_id"])

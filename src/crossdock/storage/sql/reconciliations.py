@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 
 from crossdock.hub.ports import ReconciliationRun
 from crossdock.storage.sql import tables as t
+from crossdock.storage.sql.store import Store
 
 
 def _run(row: RowMapping) -> ReconciliationRun:
@@ -30,11 +30,7 @@ def _run(row: RowMapping) -> ReconciliationRun:
     )
 
 
-class SqlReconciliations:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-
+class SqlReconciliations(Store):
     def add(self, run: ReconciliationRun) -> bool:
         values = {
             "id": run.id,
@@ -47,7 +43,7 @@ class SqlReconciliations:
             "drifts": [dict(drift) for drift in run.drifts],
             "exceptions": list(run.exceptions),
         }
-        insert: Any = (postgresql.insert if self.postgres else sqlite.insert)(t.reconciliation_runs).values(**values)
+        insert: Any = self._insert(t.reconciliation_runs).values(**values)
         # The unique id decides, also between two processes running the same count at once: the first is kept.
         kept = insert.on_conflict_do_nothing(index_elements=["id"]).returning(t.reconciliation_runs.c.seq)
         return self.conn.execute(kept).first() is not None

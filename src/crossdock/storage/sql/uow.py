@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from crossdock.domain.events import Envelope
@@ -61,15 +60,7 @@ from crossdock.hub.ports import (
 )
 from crossdock.storage.sql import business, connector_state, edi, governance, procurement, reconciliations
 from crossdock.storage.sql import tables as t
-
-
-class _Store:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-
-    def _insert(self, table: sa.Table) -> Any:
-        return (postgresql.insert if self.postgres else sqlite.insert)(table)
+from crossdock.storage.sql.store import Store
 
 
 def _message(row: RowMapping) -> StoredMessage:
@@ -90,7 +81,7 @@ def _message(row: RowMapping) -> StoredMessage:
     )
 
 
-class SqlInbox(_Store):
+class SqlInbox(Store):
     def add(self, messages: Sequence[NewMessage]) -> list[IntakeResult]:
         first: dict[tuple[str, str], NewMessage] = {}
         for message in messages:
@@ -224,7 +215,7 @@ def _event(row: RowMapping) -> StoredEvent:
     return StoredEvent(row["position"], Envelope.model_validate(row["envelope"]), row["message_id"])
 
 
-class SqlLog(_Store):
+class SqlLog(Store):
     def __init__(self, conn: Connection, now: Any) -> None:
         super().__init__(conn)
         self._now = now
@@ -319,7 +310,7 @@ def _delivery(row: RowMapping) -> Delivery:
     )
 
 
-class SqlOutbox(_Store):
+class SqlOutbox(Store):
     def enqueue(self, deliveries: Sequence[NewDelivery]) -> int:
         if not deliveries:
             return 0
@@ -514,7 +505,7 @@ class SqlOutbox(_Store):
         return result.rowcount
 
 
-class SqlEndpoints(_Store):
+class SqlEndpoints(Store):
     def load(self, endpoint: str) -> EndpointState:
         c = t.endpoint_state.c
         query = sa.select(t.endpoint_state).where(c.endpoint == endpoint)
@@ -563,7 +554,7 @@ def _presence_shard(owner: str) -> int:
     return -1 - (zlib.crc32(owner.encode("utf-8")) & 0x7FFFFFFF)
 
 
-class SqlLeases(_Store):
+class SqlLeases(Store):
     def rebalance(self, pool: str, owner: str, shards: int, now: datetime, ttl_seconds: float) -> list[int]:
         c = t.shard_leases.c
         expires = now + timedelta(seconds=ttl_seconds)
@@ -665,7 +656,7 @@ def _timer(row: RowMapping) -> Timer:
     )
 
 
-class SqlTimers(_Store):
+class SqlTimers(Store):
     def schedule(self, timer: Timer) -> bool:
         result = self.conn.execute(
             self._insert(t.timers)
@@ -702,7 +693,7 @@ class SqlTimers(_Store):
         return self.conn.execute(t.timers.delete().where(c.fired_at.is_not(None), c.fired_at < before)).rowcount
 
 
-class SqlReplays(_Store):
+class SqlReplays(Store):
     def add(self, record: ReplayRecord) -> None:
         self.conn.execute(
             t.replays.insert().values(
