@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the test suite against a throwaway PostgreSQL cluster.
 #
-# Usage: scripts/test.sh [PYTEST ARGS...]        (default args: -q)
+# Usage: scripts/test.sh [PYTEST ARGS...]        (default args: -q --durations=25)
 #
 # Ensures .venv is installed, starts a cluster in var/test-pg on a free port
 # (55432 if available), exports CROSSDOCK_TEST_POSTGRES_URL, runs .venv/bin/pytest
@@ -34,7 +34,7 @@ fi
 # 2. A throwaway cluster (installed if missing, always stopped), then pytest. The hub is what tests kill,
 #    never the server, so the cluster skips disk flushes.
 if [[ $# -eq 0 ]]; then
-    set -- -q
+    set -- -q --durations=25
 fi
 rc=0
 POSTGRES_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" \

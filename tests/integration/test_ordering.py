@@ -44,6 +44,8 @@ def test_three_workers_keep_each_partition_in_order(
     owners = _OwnerWatch(engine)
     owners.start()
     try:
+        # Workers start one after another; a burst sent before the last one is up can be drained by the first alone.
+        wait_until(lambda: len(owners.pids["inbox"]) == 3, 60, "all three workers to hold inbox shards")
         asyncio.run(Sender(config.base_url, in_flight=PARTITIONS).send(orders(PARTITIONS, PER_PARTITION), 120))
         wait_until(lambda: sink.unique() >= MESSAGES, 90, f"the sink to see {MESSAGES} distinct deliveries")
         wait_until(
