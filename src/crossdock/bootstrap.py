@@ -108,6 +108,7 @@ def build(
         ],
         shards=shards,
         batch_size=settings.worker.batch_size,
+        clock=clock.now,
     )
     router = router or Router()
     # Deliveries that become files for trading partners are numbered from the partners' sequences as they are queued,

@@ -85,6 +85,8 @@ class Outbox:
     on_attempt: Callable[[str, AttemptOutcome, bool], None] | None = None
     # Per destination name; set by bootstrap. Every way into the queue (new events, resends) goes through it.
     numbering: Mapping[str, Numbering] = field(default_factory=dict)
+    # The time rate buckets are filled by, read once the endpoint row is held; None uses the round's time.
+    clock: Callable[[], datetime] | None = None
 
     # ---- queueing (inside the event's unit of work) ----------------------------------------------------
     def enqueue(self, uow: UnitOfWork, events: Sequence[StoredEvent], now: datetime) -> None:
@@ -174,6 +176,10 @@ class Outbox:
             self._dead_letter_unroutable(uow, deliveries, now)
             return []
         state = uow.endpoints.load(name)
+        if self.clock is not None:
+            # A round's time is read before it processes and waits for locks; the bucket must count from when
+            # this round holds the endpoint row, or a slow round refills tokens another worker already spent.
+            now = max(now, self.clock())
         before = replace(state)
         allowed, look_again = retry.breaker_allows(state, now)
         if not allowed:
