@@ -11,8 +11,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,8 +21,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from crossdock import bootstrap, config
+from crossdock import config
 from crossdock.connectors import batch_import
+from crossdock.entrypoints.cli_common import ConfigOption, DataDirOption, opened
 from crossdock.hub import operations, xrefs
 from crossdock.hub.ports import CrossReference
 
@@ -34,10 +34,6 @@ xrefs_app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="YAML configuration file.", envvar="CROSSDOCK_CONFIG")
-]
-DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite file and outputs live.")]
 COLUMNS = ("kind", "system", "hub_id", "external_id")
 IMPORT_ACTION = "xref.import"  # the audit trail's name for a file of links
 
@@ -45,15 +41,6 @@ IMPORT_ACTION = "xref.import"  # the audit trail's name for a file of links
 def register(app: typer.Typer) -> None:
     """Add these commands to the main `crossdock` command."""
     app.add_typer(xrefs_app, name="xrefs")
-
-
-@contextmanager
-def _opened(config_path: Path | None, data_dir: Path | None) -> Iterator[bootstrap.Runtime]:
-    # Imported here: the main command imports this module to register it.
-    from crossdock.entrypoints import cli
-
-    with cli.opened(config_path, data_dir) as runtime:
-        yield runtime
 
 
 def _actor() -> str:
@@ -89,7 +76,7 @@ def xrefs_list(
     data_dir: DataDirOption = None,
 ) -> None:
     """The links, oldest first."""
-    with _opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
+    with opened(config_path, data_dir) as runtime, runtime.hub.begin() as uow:
         if hub_id is not None:
             found = [r for r in uow.xrefs.of(hub_id) if kind in (None, r.kind) and system in (None, r.system)]
             found = found[:limit]
@@ -119,7 +106,7 @@ def xrefs_link(
     """Link the hub's id to the other system's, and settle the missing-cross-reference exceptions waiting for it
     (then replay what was dead-lettered for it). A link that contradicts one already made is refused (exit 1)."""
     ref = CrossReference(kind, system, hub_id, external_id)
-    with _opened(config_path, data_dir) as runtime:
+    with opened(config_path, data_dir) as runtime:
         problems = xrefs.check(ref, systems(runtime.settings))
         if problems:
             for field, reason in problems:
@@ -155,7 +142,7 @@ def xrefs_import(
     except OSError as exc:
         errors.print(f"[red]Cannot read {file}: {exc.strerror}[/red]")
         raise typer.Exit(2) from None
-    with _opened(config_path, data_dir) as runtime:
+    with opened(config_path, data_dir) as runtime:
         with Progress(console=errors, transient=True) as bar:
             task = bar.add_task(f"checking {file.name}", total=batch_import.count_rows(content))
             try:

@@ -11,7 +11,7 @@ configuration or query storage itself (an ActivityReader gives the figures), nor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -21,7 +21,7 @@ from crossdock.domain.events import Envelope, derive_id
 from crossdock.hub.handlers import exceptions
 from crossdock.hub.ports import BusinessException, ExceptionFilter, ExceptionStatus, Timer, UnitOfWork
 from crossdock.hub.router import HandlerContext
-from crossdock.hub.timers import Timers
+from crossdock.hub.timers import Publish, Timers
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ ACTOR = "crossdock/source-watch"
 CHECK_TYPE = "crossdock.source.checked.v1"
 
 # The processor's publish: appends events, runs their handlers and queues their deliveries in the unit of work.
-Publish = Callable[[UnitOfWork, Sequence[Envelope], int | None, datetime], None]
 
 
 @dataclass(frozen=True)

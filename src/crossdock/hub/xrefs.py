@@ -11,7 +11,7 @@ Must not: guess or create the missing link; a person (or the connector that lear
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,14 +21,13 @@ from crossdock.hub.handlers import exceptions
 from crossdock.hub.handlers.exceptions import Problem, open_exception
 from crossdock.hub.ports import AuditEntry, CrossReference, ExceptionFilter, ExceptionStatus, UnitOfWork
 from crossdock.hub.router import HandlerContext
+from crossdock.hub.timers import Publish
 
 OWNER = catalog.ExceptionOwner.MASTER_DATA
 REASON = "missing-cross-reference"
 # The cause of an exception found outside a handler (a sender resolving ids): never stored itself, it gives the
 # exception.opened event a stable id.
 LOOKUP_SOURCE = "crossdock/xrefs"
-
-Publish = Callable[[UnitOfWork, Sequence[Envelope], int | None, datetime], None]
 
 
 def require_external_id(

@@ -10,10 +10,11 @@ from datetime import datetime
 from crossdock.connectors.shopify.outbound import Resolve, ShopifySender
 from crossdock.hub import xrefs
 from crossdock.hub.ports import Sender, UnitOfWorkFactory
+from crossdock.hub.timers import Publish
 
 
 def resolver(
-    begin: UnitOfWorkFactory, now: Callable[[], datetime], system: str, publish: xrefs.Publish | None = None
+    begin: UnitOfWorkFactory, now: Callable[[], datetime], system: str, publish: Publish | None = None
 ) -> Resolve:
     """The other system's id of a hub id, read when a delivery is sent. A missing one opens (once) an exception
     for master data, saying what waits for it, announced through `publish` (the processor's), and answers None: the
@@ -34,7 +35,7 @@ def wire(
     begin: UnitOfWorkFactory,
     now: Callable[[], datetime],
     senders: Mapping[str, Sender],
-    publish: xrefs.Publish | None = None,
+    publish: Publish | None = None,
 ) -> None:
     """Bind each Shopify sender to the cross-reference store."""
     for name, sender in senders.items():
